@@ -163,13 +163,17 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    columns = ("split", "plays", "sentences", "tokens", "types", "vocab words", "OOV rate")
+    rows = [(r["split"], str(r["plays"]), f"{r['sentences']:,}", f"{r['tokens']:,}",
+             f"{r['types']:,}", f"{r['vocab']:,}", f"{r['oov_rate']:.2%}") for r in corpus_card()]
     table = Table(title="Shakespeare corpus card (vocabulary from train, min_count=2)")
-    for col in ("split", "plays", "sentences", "tokens", "types", "vocab words", "OOV rate"):
-        table.add_column(col, justify="left" if col == "split" else "right")
-    for r in corpus_card():
-        table.add_row(r["split"], str(r["plays"]), f"{r['sentences']:,}", f"{r['tokens']:,}",
-                      f"{r['types']:,}", f"{r['vocab']:,}", f"{r['oov_rate']:.2%}")
-    Console().print(table)
+    for i, col in enumerate(columns):
+        # min_width: in a narrow terminal rich would otherwise cut figures to "868,5…"
+        table.add_column(col, justify="left" if i == 0 else "right",
+                         min_width=max(len(row[i]) for row in rows))
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table, crop=False)   # a narrow terminal wraps lines rather than losing figures
 
 
 if __name__ == "__main__":

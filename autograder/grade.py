@@ -1,0 +1,161 @@
+"""Grade one submission or a batch: load -> run in a sandboxed worker -> judge -> write.
+
+Submissions are graded in parallel, one worker per submission, ``jobs`` at a time, each job
+slot with its own unprivileged uid. Every submission gets a result, whatever it does; a
+result already on disk for the same files and tests is not redone (resume after Ctrl-C).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import queue
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from autograder import expected as expected_mod
+from autograder import results as results_mod
+from autograder.assignments import Assignment
+from autograder.judge import SubmissionResult, TestResult, judge_run
+from autograder.load import Submission, load_submission, public_kit, stage
+from autograder.run import RunConfig, TestRun, run_tests
+from autograder.sandbox import Limits
+from autograder.suite import Test
+
+
+def preload_for(assignment: Assignment) -> tuple[str, ...]:
+    mod = importlib.import_module(f"autograder.suites.{assignment.name}")
+    return tuple(getattr(mod, "PRELOAD", ("numpy",)))
+
+
+def tests_hash(tests: list[Test]) -> str:
+    h = hashlib.sha256()
+    for t in tests:
+        h.update(json.dumps([t.spec(), t.points, t.visibility], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Grader:
+    """Everything a batch shares: tests, expected outputs, the public kit, the limits."""
+    assignment: Assignment
+    tests: list[Test]
+    expected: dict
+    kit: Path
+    limits: Limits
+    strict: bool = False
+    sandboxed: bool = True
+
+    def grade_one(self, sub: Submission, slot: int = 0,
+                  on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
+        start = time.monotonic()
+        res = SubmissionResult(self.assignment.name, sub.id, problems=list(sub.problems),
+                               fatal=sub.fatal,
+                               fingerprint=f"{sub.fingerprint()[:16]}-{tests_hash(self.tests)}")
+        if sub.fatal:
+            res.tests = [TestResult(t.name, t.part, t.visibility, t.points, 0.0, "failed",
+                                    "error", f"not graded: {sub.fatal}", t.description)
+                         for t in self.tests]
+            res.seconds = time.monotonic() - start
+            return res
+        with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
+            staged = stage(sub, self.assignment, Path(tmp) / "stage")
+            cfg = RunConfig(package=self.assignment.name, kit=self.kit,
+                            preload=preload_for(self.assignment), limits=self.limits,
+                            sandboxed=self.sandboxed, strict=self.strict, slot=slot)
+            runs, layers = run_tests(staged, self.tests, cfg, progress=on_test)
+        res.layers = layers
+        res.tests = [judge_run(t, r, self.expected.get(t.name)) for t, r in zip(self.tests, runs)]
+        res.seconds = time.monotonic() - start
+        return res
+
+
+def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
+                strict: bool = False, sandboxed: bool = True) -> Grader:
+    exp = expected_mod.load(assignment, tests, preload=preload_for(assignment))
+    public_kit(kit_dir)
+    return Grader(assignment, tests, exp, kit_dir, limits or Limits(), strict, sandboxed)
+
+
+def find_submissions(paths: list[Path], assignment: Assignment) -> list[Path]:
+    """Each path is a submission (a zip, or a folder holding graded files) or a folder of
+    submissions (its sub-folders and zips)."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir() and not p.is_symlink() and not _is_submission_dir(p, assignment):
+            children = sorted(c for c in p.iterdir()
+                              if not c.name.startswith(".") and (c.is_dir() or c.suffix == ".zip"))
+            found.extend(children if children else [p])
+        else:
+            found.append(p)
+    return found
+
+
+def _is_submission_dir(p: Path, assignment: Assignment) -> bool:
+    return any((p / f).exists() or (p / assignment.name / f).exists()
+               for f in assignment.graded_files) or (p / "manifest.json").exists()
+
+
+def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
+                on_done: Callable[[SubmissionResult | None, str], None] | None = None,
+                resume: bool = True) -> list[dict]:
+    """Grade every submission into ``out/<id>/``; returns every results.json document."""
+    out.mkdir(parents=True, exist_ok=True)
+    subs: list[Submission] = []
+    seen: dict[str, int] = {}
+    for p in paths:
+        s = load_submission(p, grader.assignment)
+        if s.id in seen:                       # two "alice.zip" in different folders
+            seen[s.id] += 1
+            s.id = f"{s.id}-{seen[s.id]}"
+        else:
+            seen[s.id] = 1
+        subs.append(s)
+    thash = tests_hash(grader.tests)
+    todo = []
+    docs: dict[str, dict] = {}
+    for s in subs:
+        done = results_mod.read_done(out / s.id) if resume else None
+        if done and done.get("extra_data", {}).get("fingerprint") == f"{s.fingerprint()[:16]}-{thash}":
+            docs[s.id] = done
+            if on_done:
+                on_done(None, s.id)
+        else:
+            todo.append(s)
+    slots: queue.Queue[int] = queue.Queue()
+    for k in range(max(1, jobs)):
+        slots.put(k)
+
+    def work(s: Submission) -> dict:
+        slot = slots.get()
+        try:
+            res = grader.grade_one(s, slot)
+        finally:
+            slots.put(slot)
+        results_mod.write_submission(res, out / s.id)
+        if on_done:
+            on_done(res, s.id)
+        return results_mod.gradescope_json(res)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(work, s): s for s in todo}
+        for f in as_completed(futures):
+            docs[futures[f].id] = f.result()
+    all_docs = [docs[s.id] for s in subs]
+    results_mod.write_batch(all_docs, out, grader.assignment.name)
+    return all_docs
+
+
+def temp_kit() -> tempfile.TemporaryDirectory:
+    d = tempfile.TemporaryDirectory(prefix="lmkit-kit-")
+    Path(d.name).chmod(0o755)
+    return d
+
+
+def cleanup(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""``submit``: a student packs exactly the graded files, with a manifest, after a check."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zipfile
+from pathlib import Path
+
+from rich.console import Console
+
+from autograder.assignments import Assignment
+
+
+def make_submission(a: Assignment, folder: Path | None, out: Path | None, console: Console,
+                    skip_check: bool = False) -> int:
+    folder = folder or a.stub_dir
+    out = out or Path(f"{a.name}-submission.zip")
+    missing = [f for f in a.graded_files if not (folder / f).is_file()]
+    if missing:
+        console.print(f"[red]error:[/] {folder}: missing {', '.join(missing)}; run this from the "
+                      "release folder or pass --folder")
+        return 2
+    if not skip_check:
+        from autograder.cli import main as cli_main
+        console.print(f"Running the public tests on {folder} first (skip with --no-check)...")
+        code = cli_main(["check", a.short, "--submission", str(folder)])
+        if code == 2:
+            return 2
+        if code != 0:
+            console.print("[yellow]Some public tests fail; the zip is written anyway so you can "
+                          "submit partial work.[/]")
+    manifest = {"assignment": a.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "files": {}}
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in a.graded_files:
+            data = (folder / f).read_bytes()
+            manifest["files"][f] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            zf.writestr(f, data)
+        zf.writestr("submission.json", json.dumps(manifest, indent=2))
+    tmp.replace(out)
+    console.print(f"[bold]Wrote {out}[/] with {', '.join(a.graded_files)}: upload it to "
+                  "Gradescope (or hand it in as your course says).")
+    return 0
