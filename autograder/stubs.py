@@ -253,7 +253,9 @@ def read_notebook(text: str, path: str | Path = "<string>"):
         for i, cell in enumerate(raw.get("cells", [])):
             if not cell.get("id"):
                 cell["id"] = hashlib.sha1(f"{Path(path).name}:{i}".encode()).hexdigest()[:8]
-    return nbformat.from_dict(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nbformat.reads(json.dumps(raw), as_version=4)
 
 
 def clear_notebook(text: str, path: str | Path = "<string>") -> str:

@@ -41,8 +41,9 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     norm_type = float(norm_type)
     if not grads:
         return {}, 0.0
-    per_tensor = [np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads.values()]
-    total_norm = float(np.linalg.norm(np.array(per_tensor, dtype=np.float64), ord=norm_type))
+    with np.errstate(over="ignore"):   # an overflowing norm is inf, as in torch
+        per_tensor = [np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads.values()]
+        total_norm = float(np.linalg.norm(np.array(per_tensor, dtype=np.float64), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total_norm):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients is non-finite, "
                            "so it cannot be clipped. To disable this error and scale the "

@@ -137,7 +137,7 @@ def closed_form(rtol=1e-9):
     return judge
 
 
-MASK_HINT_MODEL = H(lambda e, a: True, "the loss is the mean over predicted tokens only: mask the "
+MASK_HINT_MODEL = H(lambda e, a: not J.isclose(a["loss"], e["loss"] if e else a["closed_form"]), "the loss is the mean over predicted tokens only: mask the "
                     "padding (IGNORE) and <s> targets, and give <s> the score -inf (self.never)")
 
 
@@ -169,3 +169,115 @@ def interface_self():
                            f"{lp} vs {a['first_sentence']}")
         return True, ""
     return J.check(pred)
+
+
+# -- the public tests ------------------------------------------------------------------------------
+def grads_close(keys, rtol=1e-7, hints=()):
+    return J.all_of(close_keys(keys, rtol=rtol, hints=hints),
+                    J.check(lambda a: (a.get("inputs_unchanged") is not False,
+                                       "your function modified one of its input arrays; work on "
+                                       "copies or build new arrays")))
+
+
+RNN_STEP_KEYS = ("next_h", "dx", "dprev_h", "dWx", "dWh", "db")
+RNN_SEQ_KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
+LSTM_STEP_KEYS = ("next_h", "next_c", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+LSTM_SEQ_KEYS = ("h", "c", "dx", "dh0", "dc0", "dWx", "dWh", "db")
+CLIP_HINTS = [PER_TENSOR, DIRECTION, RESCALED]
+NORMS_HINT = H(lambda e, a: True, "norms[d] is ||dL_T/dh_{T-d}||: start from the gradient of the "
+               "last step's loss alone and apply *_step_backward d times, keeping every cache")
+
+TESTS = [
+    public("rnn_step.forward", part="rnn_step_forward", points=2, scenario="rnn_step", seed=1,
+           judge=close_keys(("next_h",)), description="rnn_step_forward matches the reference"),
+    public("rnn_step.backward", part="rnn_step_backward", points=3, scenario="rnn_step", seed=1,
+           judge=grads_close(RNN_STEP_KEYS, hints=[TANH_PREACT]),
+           description="rnn_step_backward's five gradients match the reference; inputs untouched"),
+    public("rnn_step.gradcheck", part="rnn_step_backward", points=2, scenario="rnn_step_gradcheck",
+           seed=2, needs_reference=False, judge=J.gradcheck(1e-7),
+           description="rnn_step_backward agrees with a numerical gradient of your forward"),
+    public("rnn_sequence.forward", part="rnn_forward", points=2, scenario="rnn_sequence", seed=3,
+           judge=close_keys(("h",)), description="rnn_forward matches the reference"),
+    public("rnn_sequence.backward", part="rnn_backward", points=4, scenario="rnn_sequence", seed=3,
+           judge=grads_close(RNN_SEQ_KEYS, hints=[NO_CARRY]),
+           description="BPTT over the whole sequence matches the reference"),
+    public("rnn_sequence.gradcheck", part="rnn_backward", points=3,
+           scenario="rnn_sequence_gradcheck", seed=4, needs_reference=False,
+           judge=J.gradcheck(1e-6), description="rnn_backward agrees with a numerical gradient"),
+    public("embedding.forward_backward", part="word_embedding", points=2, scenario="embedding",
+           seed=5, judge=grads_close(("out", "dW")),
+           description="embedding lookup and its gradient (repeated ids add up)"),
+    public("temporal_affine.forward_backward", part="temporal_affine", points=2,
+           scenario="temporal_affine", seed=6, judge=grads_close(("out", "dx", "dw", "db")),
+           description="temporal affine forward and backward"),
+    public("layers.gradcheck", part="temporal layers", points=2, scenario="layers_gradcheck",
+           seed=7, needs_reference=False, judge=J.gradcheck(1e-7),
+           description="affine, embedding and softmax-loss gradients agree with numerical ones"),
+    public("softmax_loss.masked", part="temporal_softmax_loss", points=3, scenario="softmax_loss",
+           seed=8, judge=grads_close(("loss", "dx"), hints=[MASK_IGNORED, MASK_COUNT]),
+           description="masked softmax loss averaged over the unmasked tokens, and its gradient"),
+    public("lstm_step.forward", part="lstm_step_forward", points=2, scenario="lstm_step", seed=9,
+           judge=close_keys(("next_h", "next_c"), hints=[GATE_ORDER]),
+           description="lstm_step_forward matches the reference (gate order i, f, o, g)"),
+    public("lstm_step.backward", part="lstm_step_backward", points=3, scenario="lstm_step", seed=9,
+           judge=grads_close(LSTM_STEP_KEYS, hints=[GATE_ORDER]),
+           description="lstm_step_backward matches the reference"),
+    public("lstm_step.gradcheck", part="lstm_step_backward", points=2,
+           scenario="lstm_step_gradcheck", seed=10, needs_reference=False,
+           judge=J.gradcheck(1e-6), description="lstm_step_backward agrees with a numerical gradient"),
+    public("lstm_sequence.forward_backward", part="lstm_forward/backward", points=3,
+           scenario="lstm_sequence", seed=11, judge=grads_close(LSTM_SEQ_KEYS, hints=[GATE_ORDER]),
+           description="lstm_forward and lstm_backward match the reference"),
+    public("lstm_converter.torch_layout", part="lstm_to_torch", points=1, scenario="lstm_converter",
+           seed=12, judge=grads_close(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")),
+           description="weights converted to torch's (i, f, g, o) layout"),
+    public("clip_norm.random", part="clip_grad_norm", points=2, scenario="clip_norm", seed=13,
+           params={"case": "random", "max_norm": 1.0}, judge=grads_close(("norm", "clipped"), 1e-12, CLIP_HINTS),
+           description="global-norm clipping of gradients above the threshold"),
+    public("clip_norm.below", part="clip_grad_norm", points=1, scenario="clip_norm", seed=14,
+           params={"case": "below", "max_norm": 1.0}, judge=grads_close(("norm", "clipped"), 1e-12, CLIP_HINTS),
+           description="gradients below the threshold come back unchanged"),
+    public("clip_norm.inf", part="clip_grad_norm", points=1, scenario="clip_norm", seed=15,
+           params={"case": "inf", "max_norm": 1.0}, judge=clip_judge(CLIP_HINTS),
+           description="an infinite gradient behaves as in torch (norm inf, scale 0)"),
+    public("clip_norm.error_if_nonfinite", part="clip_grad_norm", points=1, scenario="clip_norm",
+           seed=16, params={"case": "nan", "max_norm": 1.0, "error_if_nonfinite": True},
+           judge=clip_judge(), description="error_if_nonfinite=True raises RuntimeError on a NaN"),
+    public("clip_value.random", part="clip_grad_value", points=1, scenario="clip_value", seed=17,
+           judge=grads_close(("clipped",)), description="value clipping into [-c, c]"),
+    public("first_nonfinite.loss", part="first_nonfinite", points=1, scenario="nonfinite", seed=18,
+           params={"bad": 5, "where": "loss"}, judge=J.exact(),
+           description="the first step with a non-finite loss"),
+    public("model.loss_rnn", part="RNNLM.loss_chunk", points=3, scenario="model_loss", seed=19,
+           params={"cell": "rnn"}, judge=grads_close(("loss", "grads", "h"), 1e-7, [MASK_HINT_MODEL]),
+           description="the RNN LM's loss and gradients with teacher forcing"),
+    public("model.gradcheck_rnn", part="RNNLM.loss_chunk", points=2, scenario="model_gradcheck",
+           seed=20, params={"cell": "rnn"}, needs_reference=False, judge=J.gradcheck(1e-6),
+           description="the LM's gradients agree with numerical gradients of its loss"),
+    public("model.closed_form_uniform", part="RNNLM.loss_chunk", points=1,
+           scenario="model_closed_form", seed=21, params={"kind": "zero"},
+           needs_reference=False, judge=closed_form(),
+           description="zero weights: uniform over the V - 1 predictable tokens, loss ln(V - 1)"),
+    public("model.closed_form_bigram", part="RNNLM.loss_chunk", points=2,
+           scenario="model_closed_form", seed=22, params={"kind": "bigram"},
+           needs_reference=False, judge=closed_form(),
+           description="Wh = 0 makes the RNN a bigram table: the teacher-forced loss in closed form"),
+    public("tbptt.chunks", part="truncated_bptt", points=3, scenario="tbptt", seed=23,
+           judge=grads_close(("losses", "grads"), 1e-7, [NOT_CARRIED, LEAKED]),
+           description="per-chunk losses and gradients of truncated BPTT (state carried)"),
+    public("tbptt.no_gradient_across_chunks", part="truncated_bptt", points=1, scenario="tbptt",
+           seed=24, needs_reference=False, judge=no_leak(),
+           description="a chunk's gradients are zero outside the chunk"),
+    public("sampling.seeded", part="RNNLM.sample", points=2, scenario="sampling", seed=25,
+           judge=J.all_of(close_keys(("samples",)), samples_consistent()),
+           description="free-running sampling, reproducible from the seed"),
+    public("interface.lm", part="LanguageModel", points=1, scenario="interface", seed=26,
+           needs_reference=False, judge=interface_self(),
+           description="next_distribution sums to one, <s> gets 0, logprobs agree with it"),
+    public("grad_distance.rnn", part="grad_norm_vs_distance", points=2, scenario="grad_distance",
+           seed=27, params={"cell": "rnn"}, judge=close_keys(("norms",), hints=[NORMS_HINT]),
+           description="||dL_T/dh_t|| against the distance T - t for the RNN"),
+    public("grad_distance.lstm", part="grad_norm_vs_distance", points=2, scenario="grad_distance",
+           seed=28, params={"cell": "lstm"}, judge=close_keys(("norms",), hints=[NORMS_HINT]),
+           description="the same measurement for the LSTM"),
+]

@@ -185,7 +185,7 @@ def softmax_loss(sub, rng, N=3, T=4, V=7, keep=0.6, torch_oracle=False):
         tl = torch.nn.functional.cross_entropy(ts.reshape(-1, V),
                                                torch.tensor(np.where(mask, y, -100)).reshape(-1))
         tl.backward()
-        out["torch"] = {"loss": float(tl), "dx": ts.grad.numpy()}
+        out["torch"] = {"loss": float(tl.detach()), "dx": ts.grad.numpy()}
     return out
 
 
@@ -437,14 +437,10 @@ def model_closed_form(sub, rng, corpus="tiny", cell="rnn", kind="zero"):
     p = model.params
     p["Wh"] = np.zeros_like(p["Wh"])
     loss, _, _ = model.loss(tokens)
-    H = model.H
-    a = p["W_embed"] @ p["Wx"] + p["b"]                  # (V, G): the pre-activation of every input
-    if cell == "lstm":
-        sig = lambda z: 1 / (1 + np.exp(-z))
-        i, o, g = sig(a[:, :H]), sig(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])
-        h = o * np.tanh(i * g)
-    else:
-        h = np.tanh(a)
+    if cell != "rnn":
+        raise ValueError("the bigram closed form holds for the vanilla RNN only (an LSTM's "
+                         "cell state carries context even when Wh = 0)")
+    h = np.tanh(p["W_embed"] @ p["Wx"] + p["b"])       # (V, H): the hidden state after each input
     s = h @ p["W_vocab"] + p["b_vocab"]
     s[:, vocab.bos_id] = -np.inf
     logP = s - s.max(axis=1, keepdims=True)
@@ -482,7 +478,7 @@ def model_torch(sub, rng, corpus="tiny", cell="rnn"):
     tl = torch.nn.functional.cross_entropy(s.reshape(-1, len(vocab)), y.reshape(-1))
     tl.backward()
     return {"ours": {"loss": loss, "grads": {k: grads.get(k) for k in p}},
-            "torch": {"loss": float(tl), "grads": {k: v.grad.numpy() for k, v in p.items()}}}
+            "torch": {"loss": float(tl.detach()), "grads": {k: v.grad.numpy() for k, v in p.items()}}}
 
 
 def tbptt(sub, rng, corpus="tiny", cell="rnn", N=2, T=3):

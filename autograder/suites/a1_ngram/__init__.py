@@ -1,0 +1,3 @@
+"""Assignment 1: n-gram language models (counting, smoothing, backoff, Kneser-Ney)."""
+GRADED_FILES = ("counts.py", "models.py")
+TITLE = "A1: n-gram language models"

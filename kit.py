@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""One entry point that works on a fresh machine with only Python 3.11:
+
+    python3 kit.py demo    the instructor pipeline on the bundled examples (verify, release, grade, report)
+    python3 kit.py test    the whole test suite
+    python3 kit.py setup   only create .venv and install the pinned requirements
+    python3 kit.py <cmd>   any `python -m autograder` command, e.g. `python3 kit.py check a1`
+
+The virtual environment is created and the pinned requirements installed when missing or when
+requirements*.txt changed; otherwise nothing is installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements.lock"]
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"lmkit needs Python >= 3.11; this is {sys.version.split()[0]}. "
+                 "Run it with python3.11.")
+    py = venv_python()
+    stamp = VENV / ".installed"
+    want = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()
+    if py.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return py
+    if not py.exists():
+        print(f"creating {VENV} ...", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
+    print("installing the pinned requirements (about a minute the first time) ...", flush=True)
+    subprocess.check_call([str(py), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    subprocess.check_call([str(py), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS[0]),
+                           "-c", str(REQUIREMENTS[1])])
+    stamp.write_text(want + "\n")
+    return py
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    py = str(ensure_venv())
+    cmd, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if cmd == "setup":
+        return 0
+    if cmd == "test":
+        return subprocess.call([py, "-m", "pytest", "-q", *rest])
+    if cmd == "demo":
+        return subprocess.call([py, "-m", "autograder", "demo", *rest])
+    return subprocess.call([py, "-m", "autograder", cmd, *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
