@@ -163,7 +163,7 @@ def cmd_stubs(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from autograder.release import ReleaseLeak, write_release
+    from autograder.release import ReleaseError, ReleaseLeak, write_release
 
     try:
         report = write_release(asg.KIT_ROOT, Path(args.out),
@@ -171,6 +171,9 @@ def cmd_release(args) -> int:
     except ReleaseLeak as err:
         err_console.print(f"[red]release refused:[/] {err}")
         return 1
+    except ReleaseError as err:
+        err_console.print(f"[red]release refused:[/] {err}")
+        return 2
     console.print(str(report))
     return 0
 
@@ -206,6 +209,13 @@ def cmd_export(args) -> int:
     from autograder import export
 
     return export.main(args, console)
+
+
+def _known_error(err: Exception) -> bool:
+    """Errors whose message already names the file and the fix (no traceback needed)."""
+    names = {"ReferenceFailed", "ExampleError", "SuiteError", "StubError", "ReleaseError",
+             "ReleaseLeak", "WorkerStartError", "StrictRefused", "CorpusError"}
+    return any(c.__name__ in names for c in type(err).__mro__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,11 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     except asg.UnknownAssignment as err:
         err_console.print(f"[red]error:[/] {err}")
         return 2
+    except ModuleNotFoundError as err:
+        if err.name and err.name.startswith("autograder."):
+            err_console.print(f"[red]error:[/] `{args.command}` is an instructor command; it is "
+                              "not part of the student release")
+            return 2
+        raise
     except Exception as err:  # the grader's own failures: say what and where, exit 3
-        from autograder.expected import ReferenceFailed
-        from autograder.examples import ExampleError
-        from autograder.suite import SuiteError
-        if isinstance(err, (ReferenceFailed, ExampleError, SuiteError)):
+        if _known_error(err):
             err_console.print(f"[red]error:[/] {err}")
             return 3
         raise

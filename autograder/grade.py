@@ -135,6 +135,8 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
         slot = slots.get()
         try:
             res = grader.grade_one(s, slot)
+        except Exception as err:  # the grader's own bug must not cost the rest of the batch
+            res = _internal_error(grader, s, err)
         finally:
             slots.put(slot)
         results_mod.write_submission(res, out / s.id)
@@ -149,6 +151,20 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
     all_docs = [docs[s.id] for s in subs]
     results_mod.write_batch(all_docs, out, grader.assignment.name)
     return all_docs
+
+
+def _internal_error(grader: Grader, sub: Submission, err: Exception) -> SubmissionResult:
+    """A result for a submission the grader itself failed on. Its fingerprint is empty, so
+    the next run (resume) grades it again instead of keeping this."""
+    import traceback
+    where = traceback.extract_tb(err.__traceback__)[-1]
+    why = (f"internal error in the grader ({type(err).__name__}: {str(err)[:300]} at "
+           f"{Path(where.filename).name}:{where.lineno}); run the grade command again, and "
+           "report it if it persists")
+    res = SubmissionResult(grader.assignment.name, sub.id, problems=list(sub.problems), fatal=why)
+    res.tests = [TestResult(t.name, t.part, t.visibility, t.points, 0.0, "failed", "error",
+                            f"not graded: {why}", t.description) for t in grader.tests]
+    return res
 
 
 def temp_kit() -> tempfile.TemporaryDirectory:

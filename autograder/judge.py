@@ -67,7 +67,12 @@ def judge_run(test: Test, run: TestRun, expected: Any) -> TestResult:
         verdict = Verdict(0.0, f"the output could not be judged ({type(err).__name__}: {err}); "
                                "check the type and shape of what your function returns")
     fraction = min(1.0, max(0.0, float(verdict.score)))
-    return result(fraction, "ok" if fraction >= 1.0 - 1e-12 else "wrong", verdict.feedback())
+    if fraction != fraction:  # NaN from a custom judge: no credit
+        fraction = 0.0
+    text = verdict.feedback()
+    if fraction < 1.0 - 1e-12 and not text:
+        text = "wrong: the output does not match the reference (the judge gave no details)"
+    return result(fraction, "ok" if fraction >= 1.0 - 1e-12 else "wrong", text)
 
 
 def _log(test: Test, run: TestRun) -> str:

@@ -180,7 +180,8 @@ def reference_submission(assignment: Assignment) -> Submission:
 
 
 # -- the public kit: what the worker may see of the grader --------------------------------
-PUBLIC_KIT_EXCLUDE = ("hidden.py", "__pycache__", ".cache", "expected_hidden")
+# Expected outputs stay out too: a worker has no business reading answers, even public ones.
+PUBLIC_KIT_EXCLUDE = ("hidden.py", "__pycache__", ".cache", "expected", "expected_hidden")
 
 
 def public_kit(dest: Path) -> Path:

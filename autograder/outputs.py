@@ -46,9 +46,15 @@ def to_plain(value: Any, path: str = "output") -> Any:
     if isinstance(value, np.generic) and type(value).__module__ == "numpy":
         if value.dtype.kind not in ALLOWED_KINDS:
             raise OutputError(f"{path}: numpy scalar of dtype {value.dtype} is not numeric")
+        if value.dtype.kind == "c":
+            return np.array(value)  # JSON has no complex numbers: a 0-d array carries it
         return value.item()
     if t is np.ndarray:
         return value
+    if isinstance(value, np.ndarray):
+        # A subclass (np.matrix, a student's class with its own __eq__) becomes a plain copy
+        # of its data: only the values cross, never the class.
+        return np.array(value, subok=False)
     if t.__module__.startswith("torch") and t.__name__ in ("Tensor", "Parameter"):
         return np.array(value.detach().cpu().numpy())
     if t is dict:
@@ -72,9 +78,8 @@ def write_outputs(value: Any, folder: str | Path) -> None:
 
     def enc(v):
         if isinstance(v, np.ndarray):
-            a = np.ascontiguousarray(v)
-            if type(a) is not np.ndarray:
-                a = np.array(a)
+            # not np.ascontiguousarray: it turns a 0-d array (a torch scalar loss) into shape (1,)
+            a = np.array(v, order="C", subok=False)
             if a.dtype.kind not in ALLOWED_KINDS:
                 raise OutputError(f"an array of dtype {a.dtype} cannot be returned "
                                   "(numeric or boolean arrays only)")
@@ -103,13 +108,19 @@ def read_outputs(folder: str | Path) -> Any:
     f = folder / OUTPUTS_FILE
     if not f.is_file() or f.is_symlink():
         raise OutputError("the test wrote no outputs")
-    if f.stat().st_size > MAX_JSON_BYTES:
-        raise OutputError(f"outputs too large ({f.stat().st_size} bytes)")
     try:
-        doc = json.loads(f.read_text(encoding="utf-8"),
+        raw = _read_nofollow(f, MAX_JSON_BYTES)
+    except OSError as err:
+        raise OutputError(f"outputs could not be read ({err.strerror or err})") from None
+    if raw is None:
+        raise OutputError(f"outputs too large (over {MAX_JSON_BYTES} bytes)")
+    try:
+        doc = json.loads(raw.decode("utf-8"),
                          parse_constant=lambda c: (_ for _ in ()).throw(OutputError(c)))
     except (ValueError, UnicodeDecodeError) as err:
         raise OutputError(f"outputs are not valid JSON: {err}") from None
+    except RecursionError:  # json's C decoder recurses per level: [[[[...]]]] is an attack
+        raise OutputError("outputs nested too deeply") from None
     seen: list[str] = []
 
     def dec(v, depth):
@@ -140,11 +151,28 @@ def read_outputs(folder: str | Path) -> Any:
         if not p.is_file() or p.is_symlink() or p.stat().st_size > MAX_ARRAY_BYTES:
             raise OutputError(f"array file {name} is missing or too large")
         try:
-            a = np.load(p, allow_pickle=False)
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size > MAX_ARRAY_BYTES:
+                    raise OutputError(f"array file {name} is missing or too large")
+                a = np.load(fh, allow_pickle=False)
+        except OutputError:
+            raise
         except Exception as err:  # a malformed .npy: say so, never crash the grader
             raise OutputError(f"array file {name} is not a valid .npy: {err}") from None
-        if type(a) is not np.ndarray or a.dtype.kind not in ALLOWED_KINDS:
+        if type(a) is not np.ndarray:  # np.load also opens .npz archives
+            raise OutputError(f"array file {name} is not a .npy array")
+        if a.dtype.kind not in ALLOWED_KINDS:
             raise OutputError(f"array {name} has dtype {a.dtype}; numeric arrays only")
         return a
 
     return dec(doc, 0)
+
+
+def _read_nofollow(path: Path, cap: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than ``cap``. Opened without following a
+    symbolic link, so a link swapped in after the checks above still never leads elsewhere."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(cap + 1)
+    return None if len(data) > cap else data

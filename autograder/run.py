@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import shutil
 import subprocess
@@ -62,6 +63,7 @@ class Worker:
         self.out = workdir / "out"
         self.cwd = workdir / "cwd"
         self._buf = b""
+        self._eof = False
         self.starts = 0
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -85,8 +87,8 @@ class Worker:
         boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
                 "from autograder.worker import main; main(sys.argv[1:])")
         py = [sys.executable, "-I", "-c", boot, str(self.cfg.kit), json.dumps(wcfg)]
-        argv = (sandbox.command(py, self.layers, self.cfg.kit, self.stage, self.out, self.cwd)
-                if self.cfg.sandboxed else py)
+        argv = (sandbox.command(py, self.layers, self.cfg.kit, self.stage, self.out, self.cwd,
+                                self.cfg.limits) if self.cfg.sandboxed else py)
         env = dict(sandbox.SCRUBBED_ENV)
         if not self.cfg.sandboxed:
             env["PATH"] = os.environ.get("PATH", env["PATH"])
@@ -126,12 +128,14 @@ class Worker:
             self.start()
         d = f"t{index:03d}"
         tdir = self.out / d
-        if tdir.exists():
-            shutil.rmtree(tdir)
+        _empty(self.out)  # earlier tests' files are read; whatever else is there is junk
         tdir.mkdir()
         if self.layers.uid is not None:
             os.chown(tdir, self.layers.uid, self.layers.uid)
-        cmd = dict(test.spec(), dir=d)
+        # The nonce makes a "done" line unforgeable for any test but the one running: a
+        # student who writes fake lines into the worker's pipe cannot end a later test early.
+        nonce = secrets.token_hex(8)
+        cmd = dict(test.spec(), dir=d, nonce=nonce)
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
@@ -142,14 +146,31 @@ class Worker:
                            seconds=0.0)
         deadline = start + test.timeout
         done = None
+        too_big = False
+        self._eof = False
         while True:
-            line = self._read_line(max(0.0, deadline - time.monotonic()))
-            if line is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 break
-            if line.get("done") == d:
-                done = line
+            line = self._read_line(min(remaining, DISK_POLL_S))
+            if line is not None:
+                if line.get("done") == d and line.get("nonce") == nonce:
+                    done = line
+                    break
+                continue
+            if self._eof:
+                break
+            # RLIMIT_FSIZE caps one file; this caps them all (file after file, on the host)
+            if _disk_usage([self.out, self.cwd]) > self.cfg.limits.disk_mb * 2**20:
+                too_big = True
                 break
         seconds = time.monotonic() - start
+        if too_big:
+            self.stop()
+            _empty(self.out)
+            _empty(self.cwd)
+            return TestRun(test.name, "crashed", seconds=seconds,
+                           detail=f"the test wrote more than {self.cfg.limits.disk_mb} MB of files")
         if done is None:
             alive = self.proc is not None and self.proc.poll() is None
             oom = sandbox.cgroup_oom_killed(self.layers)
@@ -173,7 +194,7 @@ class Worker:
                 err["message"] = str(err["message"])[:4000]
                 err["not_implemented"] = err["not_implemented"] is True
                 err["student_traceback"] = [str(x)[:500] for x in (err["student_traceback"] or [])][:8]
-            except (ValueError, OSError, TypeError, AttributeError):
+            except (ValueError, OSError, TypeError, AttributeError, RecursionError):
                 err = {"type": "Error", "message": "the test failed (its error report was "
                        "unreadable)", "not_implemented": False, "student_traceback": []}
             return TestRun(test.name, "error", error=err, seconds=seconds, log_tail=log)
@@ -216,15 +237,61 @@ class Worker:
                     return None
                 chunk = os.read(fd, 65536)
                 if not chunk:
+                    self._eof = True
                     return None
                 chatter += len(chunk)
                 if chatter > MAX_CHATTER:
+                    self._eof = True
                     return None
                 self._buf = (self._buf + chunk)[-MAX_CHATTER:]
 
 
 class WorkerStartError(RuntimeError):
     pass
+
+
+DISK_POLL_S = 0.2
+MAX_ENTRIES = 20_000
+
+
+def _disk_usage(folders: list[Path]) -> int:
+    """Bytes under ``folders`` (links not followed); a flood of entries counts as too much."""
+    total, entries = 0, 0
+    stack = [str(f) for f in folders]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    return 1 << 62
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return total
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything inside ``folder`` (which stays)."""
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return
+    for c in children:
+        if c.is_dir() and not c.is_symlink():
+            shutil.rmtree(c, ignore_errors=True)
+        else:
+            try:
+                c.unlink()
+            except OSError:
+                pass
 
 
 def _signal_detail(sig) -> str:
@@ -275,5 +342,6 @@ def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
                     progress(test, runs[-1])
         finally:
             worker.stop()
+            sandbox.release(worker.layers)
         layers = worker.layers.active + [f"note: {n}" for n in worker.layers.notes]
         return runs, layers

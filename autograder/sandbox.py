@@ -6,9 +6,10 @@ From the outside in (DESIGN.md, "Grading untrusted code"):
             (system dirs, the Python install and venv, the public kit, the submission, its
             output folder), so solutions/, hidden suites, results and other submissions do not
             exist inside; no network at all.
-  uid       an unprivileged uid per parallel worker slot (setpriv, groups cleared,
-            no_new_privs), so nothing root-owned is readable and kill(-1) reaches only this
-            worker's processes.
+  uid       an unprivileged uid per live worker, claimed machine-wide (an abstract socket
+            named after the uid is its lock, so two batches on one machine never share a uid
+            and never kill each other's workers); setpriv, groups cleared, no_new_privs: nothing
+            root-owned is readable and kill(-1) reaches only this worker's processes.
   cgroup    cgroup v1 memory and pids limits for the worker's whole tree (a fork bomb or a
             memory bomb is stopped even across processes).
   rlimits   per test, in the worker's child: CPU seconds, address space, file size, open files,
@@ -31,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UID_BASE = 61000          # slot k runs as uid/gid UID_BASE + k
+UID_BASE = 61000          # workers run as uid/gid UID_BASE + k, k claimed by claim_uid
+UID_RANGE = 4096
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -42,6 +44,8 @@ class Limits:
     pids: int = 128
     fsize_mb: int = 64
     nofile: int = 256
+    tmpfs_mb: int = 64          # the sandbox's /tmp and working folder (memory, in the cgroup)
+    disk_mb: int = 512          # everything a worker leaves in its output folder on the host
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Layers:
     uid: int | None = None
     cgroup: Path | None = None   # name of the cgroup created under memory/ and pids/
     notes: list[str] = field(default_factory=list)
+    uid_lock: object = None      # the socket that holds ``uid`` for this process (claim_uid)
 
     @property
     def active(self) -> list[str]:
@@ -59,7 +64,7 @@ class Layers:
         if self.bwrap:
             names.append("bwrap namespaces (mount, pid, net, ipc, uts)")
         if self.uid is not None:
-            names.append(f"unprivileged uid {self.uid}")
+            names.append("unprivileged uid per worker slot")
         if self.cgroup is not None:
             names.append("cgroup v1 memory+pids")
         return names
@@ -104,10 +109,36 @@ class StrictRefused(RuntimeError):
     pass
 
 
+def claim_uid(slot: int = 0):
+    """A uid no other live worker on this machine uses, and the lock that holds it.
+
+    The lock is an abstract unix socket named after the uid: binding it is atomic, it lives in
+    no file system (nothing to clean up), and the kernel frees it when this process dies. A
+    fixed uid per slot is not enough: two batches at once (a verify beside a grade) would run
+    their workers as the same uid, and each one's kill-everything-of-this-uid would kill the
+    other's workers."""
+    import socket
+    for k in range(UID_RANGE):
+        uid = UID_BASE + (slot + k) % UID_RANGE
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(f"\0lmkit-uid-{uid}")
+            return uid, s
+        except OSError:
+            s.close()
+    raise RuntimeError(f"no free worker uid in {UID_BASE}..{UID_BASE + UID_RANGE - 1}")
+
+
+def release(layers: Layers) -> None:
+    if layers.uid_lock is not None:
+        layers.uid_lock.close()
+        layers.uid_lock = None
+
+
 def plan(slot: int, strict: bool = False) -> Layers:
     layers = Layers(bwrap=bwrap_works())
     if setpriv_path() and (layers.bwrap or all(world_traversable(r) for r in python_roots())):
-        layers.uid = UID_BASE + slot
+        layers.uid, layers.uid_lock = claim_uid(slot)
     elif setpriv_path():
         layers.notes.append("no bubblewrap and the interpreter lives in a folder other users "
                             "cannot enter: the uid drop is off")
@@ -268,7 +299,7 @@ def python_roots() -> list[Path]:
 
 
 def command(python_argv: list[str], layers: Layers, kit: Path, stage: Path, out: Path,
-            cwd: Path) -> list[str]:
+            cwd: Path, limits: Limits | None = None) -> list[str]:
     """The full argv: bwrap (if any) -> setpriv (if root) -> python -I worker."""
     argv = list(python_argv)
     if layers.uid is not None:
@@ -285,7 +316,11 @@ def command(python_argv: list[str], layers: Layers, kit: Path, stage: Path, out:
               "/etc/passwd", "/etc/group", "/sys/devices/system/cpu"):
         if os.path.lexists(d):
             b += ["--ro-bind", d, d]
-    b += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # /tmp and the working folder are small tmpfs mounts (charged to the cgroup): a student
+    # who writes file after file fills them, not the grader's disk. Only out/ reaches the host,
+    # and run.py watches its size.
+    tmpfs = ["--perms", "1777", "--size", str((limits or Limits()).tmpfs_mb * 2**20), "--tmpfs"]
+    b += ["--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp"]
     mounted: set[str] = set()
 
     def ensure_parents(target: Path):
@@ -300,9 +335,11 @@ def command(python_argv: list[str], layers: Layers, kit: Path, stage: Path, out:
         ensure_parents(root)
         b += ["--ro-bind", str(root), str(root)]
         mounted.add(str(root))
-    for src, rw in ((kit, False), (stage, False), (out, True), (cwd, True)):
+    for src, rw in ((kit, False), (stage, False), (out, True)):
         ensure_parents(src)
         b += ["--bind" if rw else "--ro-bind", str(src), str(src)]
         mounted.add(str(src))
+    ensure_parents(cwd)
+    b += [*tmpfs, str(cwd)]
     b += ["--chdir", str(cwd), "--"]
     return b + argv

@@ -34,6 +34,9 @@ from pathlib import Path
 # nbgrader's markers, as comments on a line of their own
 MARKER = re.compile(r"#+\s*(BEGIN|END)\s+SOLUTION\b")
 HINT = re.compile(r"#\s*HINT\s*:\s?(.*)$", re.IGNORECASE)
+# a solution line that the kit shows students elsewhere on purpose (lmcore, a docstring's
+# example) carries this comment, and the release's leak check does not look for it
+PUBLIC = re.compile(r"leak-check:\s*public", re.IGNORECASE)
 
 # never copied to, and never deleted from, assignments/ (build and editor residue)
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store", ".cache"}
@@ -53,6 +56,7 @@ class Block:
     owner: str            # "Class.method", "function" or "<module>"
     hints: tuple[str, ...]    # the text after "# HINT:", in order
     code: tuple[tuple[int, str], ...]  # (line, code without comments) for every code line inside
+    public: tuple[int, ...] = ()   # lines marked "# leak-check: public" (shown elsewhere on purpose)
 
 
 # -- .py files ---------------------------------------------------------------------------------
@@ -114,7 +118,9 @@ def find_blocks(text: str, path: str | Path = "<string>") -> list[Block]:
                                 f"{lineno}, inside {name} which starts at line {start}; a "
                                 f"block must stay inside one function")
         blocks.append(Block(begin=open_at, end=lineno, indent=indent, owner=owner,
-                            hints=_hints(comments, open_at, lineno), code=code))
+                            hints=_hints(comments, open_at, lineno), code=code,
+                            public=tuple(n for n in range(open_at + 1, lineno)
+                                         if n in comments and PUBLIC.search(comments[n][1]))))
         open_at = None
     if open_at is not None:
         raise StubError(f"{path}:{open_at}: BEGIN SOLUTION is never closed by an END SOLUTION")
@@ -268,10 +274,11 @@ def clear_notebook(text: str, path: str | Path = "<string>") -> str:
     resources: dict = {}
     logging.getLogger("traitlets").setLevel(logging.CRITICAL)  # nbgrader logs, then raises
     for pre in notebook_preprocessors():
+        before = copy.deepcopy(nb)   # nbgrader edits a cell before it objects to it
         try:
             nb, resources = pre.preprocess(nb, resources)
         except Exception as err:  # nbgrader raises RuntimeError / ValidationError
-            raise StubError(f"{path}: {_failing_cell(pre, nb, resources)}nbgrader's "
+            raise StubError(f"{path}: {_failing_cell(pre, before, resources)}nbgrader's "
                             f"{type(pre).__name__} refused the notebook: {err}") from err
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -27,6 +27,15 @@ from pathlib import Path
 ERROR_FILE = "error.json"
 LOG_FILE = "log.txt"
 
+# Modules whose attributes student code must leave alone: what the scenarios compute with and
+# what writes their outputs. Snapshotted in the worker before any student code runs, checked
+# after each scenario; a replaced numpy.allclose, builtins.isinstance, outputs.write_outputs or
+# scenario function makes the test an error instead of a forged pass.
+PROTECTED = ("builtins", "math", "json", "numpy", "torch", "torch.nn", "torch.nn.functional",
+             "torch.nn.utils")
+PROTECTED_PREFIXES = ("numpy.", "autograder.", "lmcore.")
+_SNAPSHOT: list = []
+
 
 class Submission:
     """``sub.<module>`` imports the submission's module on first use."""
@@ -80,6 +89,36 @@ def _vm_size() -> int:
     return 0
 
 
+def _snapshot() -> list:
+    snap = []
+    for name, m in list(sys.modules.items()):
+        if m is None or not (name in PROTECTED or name.startswith(PROTECTED_PREFIXES)
+                             or name in ("autograder", "lmcore")):
+            continue
+        live = vars(m)
+        snap.append((name, live, dict(live)))
+        for key, v in list(live.items()):
+            # classes defined in Python in these modules (lmcore.vocab.Vocab, ...)
+            if isinstance(v, type) and v.__module__ == name:
+                snap.append((f"{name}.{key}", v.__dict__, dict(v.__dict__)))
+    return snap
+
+
+def _tampered() -> list[str]:
+    changed = []
+    for name, live, before in _SNAPSHOT:
+        for key, v in before.items():
+            if key == "__warningregistry__":
+                continue
+            if live.get(key, _tampered) is not v:
+                changed.append(f"{name}.{key}")
+    return changed
+
+
+class Tampering(Exception):
+    pass
+
+
 def _student_frames(tb, package_dir: str) -> list[str]:
     """The traceback lines that point into the student's files (paths made relative)."""
     lines = []
@@ -126,6 +165,12 @@ def _run_scenario(cmd: dict, cfg: dict, outdir: Path) -> None:
     try:
         fn = getattr(scenarios, cmd["scenario"])
         result = fn(Submission(cfg["package"]), rng, **cmd["params"])
+        changed = _tampered()
+        if changed:
+            raise Tampering(f"the graded code replaced {', '.join(changed[:5])}"
+                            + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+                            + ": graded code may not modify numpy, the builtins or the "
+                              "grader, so this test cannot be trusted and gets no credit")
         write_outputs(result, outdir)
     except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are results too
         info = {
@@ -203,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.modules["torch"].set_num_threads(1)
     importlib.import_module(f"autograder.suites.{cfg['package']}.scenarios")
     import autograder.outputs  # noqa: F401 - imported before any fork, once
+    _SNAPSHOT[:] = _snapshot()
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
@@ -219,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
             how, code = _reap(pid, cfg)
         else:
             how, code = _run_inline(cmd, cfg, outdir)
-        out.write(json.dumps({"done": cmd["dir"], "how": how, "code": code,
+        out.write(json.dumps({"done": cmd["dir"], "nonce": cmd.get("nonce"), "how": how, "code": code,
                               "seconds": round(time.monotonic() - start, 4)}) + "\n")
         out.flush()
 

@@ -56,6 +56,8 @@ class RNNLM:
             "W_vocab": rng.standard_normal((H, V)) / math.sqrt(H),
             "b_vocab": np.zeros(V),
         }
+        if cell == "lstm":
+            self.params["b"][H:2 * H] = 1.0   # forget gates start open: remember by default
         self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
 
     # -- provided helpers ---------------------------------------------------------------------

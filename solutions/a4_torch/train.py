@@ -28,7 +28,6 @@ from torch import nn
 
 from lmcore.batching import IGNORE, bptt_batches, n_chunks
 
-from .models import prediction_log_softmax
 
 
 @dataclass
@@ -69,8 +68,11 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the predicted tokens of a chunk.
 
     Positions whose target is ``IGNORE`` predict nothing and are left out of both the sum
-    and the count; ``<s>`` is outside the prediction space (``prediction_log_softmax``), so
-    the loss is exactly the mean of -ln p over the tokens that perplexity counts.
+    and the count, so the loss averages exactly the tokens that perplexity counts (each
+    word and each ``</s>`` once). The softmax runs over all V logits: ``<s>`` is never a
+    target in a stream, so training drives its probability to about 0, and masking it here
+    would cost a copy of the (N, T, V) logits at every step; the evaluation of the final
+    table (``TorchLM``) excludes it exactly.
 
     Inputs:
     - logits: (N, T, V)
@@ -80,11 +82,10 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     - loss: scalar tensor, sum of -ln p(target) / number of targets that are not IGNORE
     """
     ### BEGIN SOLUTION
-    # HINT: F.nll_loss(logp.reshape(-1, V), targets.reshape(-1), ignore_index=IGNORE)
+    # HINT: F.cross_entropy wants (M, V) scores and (M,) targets: reshape; ignore_index=IGNORE.
     V = logits.shape[-1]
-    logp = prediction_log_softmax(logits)
-    return F.nll_loss(logp.reshape(-1, V), targets.reshape(-1), ignore_index=IGNORE,
-                      reduction="mean")
+    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=IGNORE,
+                           reduction="mean")
     ### END SOLUTION
 
 

@@ -23,7 +23,7 @@ TESTS = [
            params={"N": 7, "F": 3, "M": 5}, seed=104,
            judge=J.fields(out=J.close(), dx=J.close(), dw=J.close(), db=J.close(),
                           hints=[bias_hint])),
-    hidden("affine.gradcheck_hidden", part="affine", points=1, scenario="affine_gradcheck",
+    hidden("affine.gradcheck_hidden", part="affine", points=3, scenario="affine_gradcheck",
            params={"N": 6, "F": 3, "M": 4}, seed=105, needs_reference=False,
            judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint])),
     hidden("tanh.hidden", part="tanh", points=1, scenario="tanh",

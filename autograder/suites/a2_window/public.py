@@ -180,7 +180,7 @@ TESTS = [
            judge=J.fields(out=J.close(), dx=J.close(), dw=J.close(), db=J.close(),
                           hints=[bias_hint]),
            description="affine_forward/backward match the reference"),
-    public("affine.gradcheck", part="affine", points=2, scenario="affine_gradcheck",
+    public("affine.gradcheck", part="affine", points=3, scenario="affine_gradcheck",
            params={"N": 4, "F": 5, "M": 3}, seed=6, needs_reference=False,
            judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint]),
            description="affine_backward agrees with the numerical gradient"),

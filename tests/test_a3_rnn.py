@@ -1,0 +1,309 @@
+"""a3_rnn: the reference solution (gradients, torch agreement, clipping against torch, teacher
+forcing, truncated BPTT), its suite (full marks; every example loses exactly its manifest's
+points), the notebook (executed with a budget of seconds) and the benchmark."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "a3_rnn"
+EXAMPLES = ROOT / "examples" / "a3_rnn"
+for p in (str(ROOT), str(ROOT / "solutions")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+torch = pytest.importorskip("torch")
+
+from a3_rnn import clipping, lstm_layers, rnn_layers  # noqa: E402
+from a3_rnn.model import RNNLM, grad_norm_vs_distance, truncated_bptt  # noqa: E402
+from lmcore.batching import bptt_batches, stream  # noqa: E402
+from lmcore.gradcheck import check_gradients, numerical_gradient_array, rel_error  # noqa: E402
+from lmcore.lm import LanguageModel, generate  # noqa: E402
+from lmcore.vocab import Vocab  # noqa: E402
+
+SENTS = [["the", "cat", "sat"], ["a", "dog", "ran", "home"], ["the", "dog", "sat"],
+         ["a", "cat", "ran", "up", "the", "hill"]]
+
+
+def small_model(cell, seed=0, D=3, H=4):
+    vocab = Vocab.build(SENTS, min_count=1)
+    return RNNLM(vocab, np.random.default_rng(seed), D=D, H=H, cell=cell), vocab
+
+
+# -- layers: numerical gradients and torch autograd --------------------------------------------
+def test_rnn_backward_matches_numerical_gradient_and_keeps_inputs():
+    rng = np.random.default_rng(0)
+    x, h0 = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5))
+    Wx, Wh, b = rng.standard_normal((3, 5)) * 0.5, rng.standard_normal((5, 5)) * 0.4, rng.standard_normal(5)
+    dh = rng.standard_normal((2, 4, 5))
+    before = [a.copy() for a in (x, h0, Wx, Wh, b, dh)]
+    _, cache = rnn_layers.rnn_forward(x, h0, Wx, Wh, b)
+    grads = rnn_layers.rnn_backward(dh, cache)
+    for a, g in zip((x, h0, Wx, Wh, b), grads):
+        num = numerical_gradient_array(lambda _: rnn_layers.rnn_forward(x, h0, Wx, Wh, b)[0], a, dh)
+        assert rel_error(g, num) < 1e-6
+    assert all(np.array_equal(u, v) for u, v in zip(before, (x, h0, Wx, Wh, b, dh)))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_layers_agree_with_torch_autograd(cell):
+    rng = np.random.default_rng(1)
+    N, T, D, H = 3, 5, 4, 6
+    G = 4 * H if cell == "lstm" else H
+    x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
+    Wx, Wh, b = rng.standard_normal((D, G)) / 2, rng.standard_normal((H, G)) / 2.5, rng.standard_normal(G)
+    dh = rng.standard_normal((N, T, H))
+    tx = torch.tensor(x, requires_grad=True)
+    th0 = torch.tensor(h0[None], requires_grad=True)
+    if cell == "lstm":
+        h, _, cache = lstm_layers.lstm_forward(x, h0, Wx, Wh, b)
+        dx, dh0, _, dWx, dWh, db = lstm_layers.lstm_backward(dh, cache)
+        mod = torch.nn.LSTM(D, H, batch_first=True).double()
+        with torch.no_grad():
+            for k, v in lstm_layers.lstm_to_torch(Wx, Wh, b).items():
+                getattr(mod, k).copy_(torch.tensor(v))
+        out, _ = mod(tx, (th0, torch.zeros_like(th0)))
+        expected_dWx = lstm_layers.lstm_to_torch(dWx, dWh, db)["weight_ih_l0"]
+    else:
+        h, cache = rnn_layers.rnn_forward(x, h0, Wx, Wh, b)
+        dx, dh0, dWx, dWh, db = rnn_layers.rnn_backward(dh, cache)
+        mod = torch.nn.RNN(D, H, batch_first=True).double()
+        with torch.no_grad():
+            mod.weight_ih_l0.copy_(torch.tensor(Wx.T))
+            mod.weight_hh_l0.copy_(torch.tensor(Wh.T))
+            mod.bias_ih_l0.copy_(torch.tensor(b))
+            mod.bias_hh_l0.zero_()
+        out, _ = mod(tx, th0)
+        expected_dWx = dWx.T
+    out.backward(torch.tensor(dh))
+    np.testing.assert_allclose(h, out.detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dh0, th0.grad[0].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(expected_dWx, mod.weight_ih_l0.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_converter_gate_order():
+    H = 2
+    b = np.repeat(np.arange(4.0), H)         # blocks i=0, f=1, o=2, g=3
+    out = lstm_layers.lstm_to_torch(np.zeros((3, 4 * H)), np.zeros((H, 4 * H)), b)
+    assert out["bias_ih_l0"].tolist() == [0, 0, 1, 1, 3, 3, 2, 2]   # torch: i, f, g, o
+    assert out["weight_ih_l0"].shape == (4 * H, 3) and not out["bias_hh_l0"].any()
+
+
+def test_masked_softmax_loss_is_mean_over_unmasked_tokens():
+    rng = np.random.default_rng(2)
+    s, y = rng.standard_normal((2, 3, 5)), rng.integers(0, 5, (2, 3))
+    mask = np.array([[True, False, True], [False, False, True]])
+    loss, dx = rnn_layers.temporal_softmax_loss(s, y, mask)
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(ts.reshape(-1, 5), torch.tensor(np.where(mask, y, -100)).reshape(-1))
+    tl.backward()
+    assert loss == pytest.approx(float(tl.detach()), rel=1e-12)
+    np.testing.assert_allclose(dx, ts.grad.numpy(), atol=1e-15)
+    assert not dx[~mask].any()
+
+
+# -- clipping against torch ----------------------------------------------------------------------
+def torch_clip(grads, max_norm, **kw):
+    params = []
+    for v in grads.values():
+        p = torch.nn.Parameter(torch.zeros(v.shape, dtype=torch.float64))
+        p.grad = torch.tensor(v)
+        params.append(p)
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm, **kw)
+    return {k: p.grad.numpy() for k, p in zip(grads, params)}, float(norm)
+
+
+@pytest.mark.parametrize("case,scale,poison,max_norm", [
+    ("random", 1.0, None, 1.0), ("below", 0.01, None, 1.0), ("tiny", 1e-200, None, 1.0),
+    ("huge", 1e200, None, 1.0), ("inf", 1.0, np.inf, 1.0), ("nan", 1.0, np.nan, 1.0),
+    ("zero_max", 1.0, None, 0.0), ("negative_max", 1.0, None, -2.0)])
+def test_clip_grad_norm_is_torchs(case, scale, poison, max_norm):
+    rng = np.random.default_rng(3)
+    grads = {"W": rng.standard_normal((3, 4)) * scale, "b": rng.standard_normal(4) * scale}
+    if poison is not None:
+        grads["W"][1, 1] = poison
+    before = {k: v.copy() for k, v in grads.items()}
+    ours, norm = clipping.clip_grad_norm(grads, max_norm)
+    theirs, tnorm = torch_clip({k: v.copy() for k, v in before.items()}, max_norm)
+    assert (norm == tnorm) or (math.isnan(norm) and math.isnan(tnorm))
+    for k in grads:
+        np.testing.assert_array_equal(ours[k], theirs[k])
+        np.testing.assert_array_equal(grads[k], before[k])   # inputs untouched
+        assert ours[k] is not grads[k]
+
+
+def test_clip_grad_norm_error_if_nonfinite_and_empty():
+    with pytest.raises(RuntimeError):
+        clipping.clip_grad_norm({"W": np.array([np.inf, 1.0])}, 1.0, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError):
+        torch_clip({"W": np.array([np.inf, 1.0])}, 1.0, error_if_nonfinite=True)
+    assert clipping.clip_grad_norm({}, 1.0) == ({}, 0.0)
+
+
+def test_clip_value_and_nonfinite_detector():
+    g = {"W": np.array([-3.0, 0.2, np.nan, 7.0])}
+    out = clipping.clip_grad_value(g, 1.0)
+    np.testing.assert_array_equal(out["W"], [-1.0, 0.2, np.nan, 1.0])
+    assert clipping.first_nonfinite([3.0, 2.0, 1.0], [1.0, 1.0, 1.0]) is None
+    assert clipping.first_nonfinite([3.0, 2.0, math.nan], [1.0, math.inf, 1.0]) == 1
+
+
+# -- the language model --------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_model_gradients_are_numerical_gradients(cell):
+    model, vocab = small_model(cell)
+    model.params["W_embed"] = model.params["W_embed"] * 5   # gradients well above rounding noise
+    rows = [vocab.encode_padded(s) for s in SENTS[:2]]
+    tokens = np.full((2, max(map(len, rows))), -100)
+    for r, row in enumerate(rows):
+        tokens[r, :len(row)] = row
+    _, grads, _ = model.loss(tokens)
+    check_gradients(lambda: model.loss(tokens)[0], model.params, grads, tol=1e-6)
+
+
+def test_zero_model_loss_is_log_of_prediction_space():
+    model, vocab = small_model("rnn")
+    model.params = {k: np.zeros_like(v) for k, v in model.params.items()}
+    tokens = np.array([vocab.encode_padded(SENTS[0])])
+    loss, _, _ = model.loss(tokens)
+    assert loss == pytest.approx(math.log(len(vocab) - 1), rel=1e-12)
+
+
+def test_truncated_bptt_carries_state_not_gradients():
+    model, vocab = small_model("rnn", seed=4)
+    ids = stream(SENTS, vocab)
+    chunks = list(bptt_batches(ids, 2, 3))
+    results = list(truncated_bptt(model, ids, 2, 3))
+    assert len(results) == len(chunks)
+    state = None
+    for (x, y), (loss, grads) in zip(chunks, results):
+        ref_loss, _, state = model.loss_chunk(x, y, state)
+        assert loss == pytest.approx(ref_loss, rel=1e-12)
+        outside = np.setdiff1d(np.arange(len(vocab)), x)
+        assert not grads["W_embed"][outside].any()   # nothing from other chunks
+    # a fresh state would change the second chunk's loss: the state is really carried
+    assert results[1][0] != pytest.approx(model.loss_chunk(*chunks[1])[0], rel=1e-9)
+
+
+def test_language_model_interface_and_sampling():
+    model, vocab = small_model("lstm", seed=5)
+    assert isinstance(model, LanguageModel)
+    p = model.next_distribution(["the"])
+    assert p[vocab.bos_id] == 0 and p.sum() == pytest.approx(1.0, abs=1e-12)
+    lp = model.logprobs(SENTS)
+    assert lp.shape == (sum(len(s) + 1 for s in SENTS),)
+    assert lp[0] == pytest.approx(math.log(model.next_distribution([])[vocab["the"]]), rel=1e-12)
+    for seed in range(3):
+        assert model.sample(np.random.default_rng(seed)) == generate(model, np.random.default_rng(seed))
+
+
+def test_gradient_vanishes_for_rnn_and_explodes_with_large_recurrent_weights():
+    model, vocab = small_model("rnn", seed=6, D=4, H=8)
+    tokens = np.random.default_rng(0).integers(3, len(vocab), size=(4, 21))
+    small = grad_norm_vs_distance(model, tokens)
+    model.params["Wh"] = model.params["Wh"] * 0.3
+    assert grad_norm_vs_distance(model, tokens)[-1] < small[-1]
+    model.params["Wh"] = model.params["Wh"] / 0.3 * 6.0
+    model.params["b"] = model.params["b"] * 0
+    model.params["Wx"] = model.params["Wx"] * 0.01     # unsaturated units: pure amplification
+    big = grad_norm_vs_distance(model, tokens)
+    assert big[-1] > 100 * big[0]
+
+
+# -- the suite and the examples ------------------------------------------------------------------
+def _suite():
+    from autograder.suites.a3_rnn import hidden, public, scenarios
+    return public.TESTS + hidden.TESTS, scenarios
+
+
+def _stage(tmp_path, name, edits):
+    pkg = f"a3_rnn_{name}"
+    dest = tmp_path / name / pkg
+    shutil.copytree(SOLUTION, dest, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    for e in edits:
+        f = dest / e["file"]
+        text = f.read_text()
+        assert text.count(e["old"]) == 1, f"{name}: edit not found exactly once: {e['old'][:60]!r}"
+        f.write_text(text.replace(e["old"], e["new"]))
+    sys.path.insert(0, str(tmp_path / name))
+    from autograder.worker import Submission
+    return Submission(pkg)
+
+
+def _scores(sub, tests, scenarios, expected=None):
+    from autograder.outputs import to_plain
+    outs, scores = {}, {}
+    for t in tests:
+        try:
+            out = to_plain(getattr(scenarios, t.scenario)(sub, np.random.default_rng(t.seed), **t.params))
+        except Exception:
+            outs[t.name], scores[t.name] = None, 0.0
+            continue
+        outs[t.name] = out
+        exp = expected[t.name] if (expected and t.needs_reference) else (out if t.needs_reference else None)
+        scores[t.name] = t.judge(exp, out).score * t.points
+    return outs, scores
+
+
+@pytest.fixture(scope="module")
+def reference_outputs(tmp_path_factory):
+    tests, scenarios = _suite()
+    outs, scores = _scores(_stage(tmp_path_factory.mktemp("ref"), "ref", []), tests, scenarios)
+    return tests, scenarios, outs, scores
+
+
+def test_reference_gets_full_marks(reference_outputs):
+    tests, _, outs, scores = reference_outputs
+    assert all(outs[t.name] is not None for t in tests)
+    assert {t.name: scores[t.name] for t in tests} == {t.name: t.points for t in tests}
+    for group in {t.name.split(".")[0] for t in tests}:   # a public and a hidden test each
+        assert {t.visibility for t in tests if t.name.split(".")[0] == group} == {"public", "hidden"}, group
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()))
+def test_example_loses_exactly_its_manifest(example, reference_outputs, tmp_path):
+    tests, scenarios, ref_outs, _ = reference_outputs
+    man = json.loads((EXAMPLES / example / "manifest.json").read_text())
+    assert man["base"] == "solution"
+    _, scores = _scores(_stage(tmp_path, example, man["edits"]), tests, scenarios, ref_outs)
+    for t in tests:
+        want = [pts for pat, pts in man["expect"]["tests"].items() if fnmatch.fnmatchcase(t.name, pat)]
+        want = want[-1] if want else (t.points if man["expect"]["default"] == "full" else 0.0)
+        assert scores[t.name] == pytest.approx(want, abs=1e-9), f"{example}: {t.name}"
+    if example not in ("correct",):
+        assert sum(scores.values()) < sum(t.points for t in tests)
+
+
+# -- the notebook and the benchmark -------------------------------------------------------------
+def test_notebook_is_nbgrader_source_and_runs_on_a_small_budget(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(SOLUTION / "a3_rnn.ipynb", as_version=4)
+    nbformat.validate(nb)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(graded) == 5 and all(c.cell_type == "markdown" and c.metadata["nbgrader"]["points"] > 0
+                                    and "### BEGIN SOLUTION" in c.source for c in graded)
+    assert all(c.metadata["nbgrader"]["schema_version"] == 3 for c in nb.cells if "nbgrader" in c.metadata)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    params[0].source += "\nBUDGET_S = 1; CLIP_STEPS = 2; EVAL_SENTENCES = 40; D, H = 8, 16; N, T = 8, 8"
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(SOLUTION)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "validation perplexity" in text and "first non-finite step" in text
+
+
+def test_benchmark_runs_quick():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_rnn.py"), "--quick",
+                          "--repeat", "1"], capture_output=True, text=True, check=True).stdout
+    assert out.count("x\n") == 4 and "LSTM LM loss+grads" in out

@@ -1,0 +1,359 @@
+"""Assignment 4 (PyTorch): the reference, its suites, its examples and its notebook.
+
+The suite harness here runs scenarios in this process (the reference and an example loaded
+side by side under different package names) and judges them with the suite's judges, so the
+examples' manifests are checked without the sandboxed engine; ``python -m autograder verify
+a4`` checks the same manifests through the real worker.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from autograder import assignments as asg  # noqa: E402
+from autograder.examples import list_examples, materialize  # noqa: E402
+from autograder.outputs import read_outputs, write_outputs  # noqa: E402
+from autograder.suite import load_tests  # noqa: E402
+from lmcore.batching import IGNORE, n_predicted, stream  # noqa: E402
+from lmcore.lm import perplexity  # noqa: E402
+from lmcore.vocab import Vocab  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / "a4_torch"
+A4 = asg.get("a4_torch")
+
+
+# -- in-process harness -------------------------------------------------------------------------
+class _Sub:
+    """``sub.models`` imports the graded module lazily, as the engine's worker does."""
+
+    def __init__(self, package: str):
+        self._package = package
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return importlib.import_module(f"{self._package}.{name}")
+
+
+def load_package(folder: Path, alias: str) -> _Sub:
+    """Import ``folder`` (a copy of a4_torch) as the package ``alias``."""
+    if alias not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            alias, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[alias] = module
+        spec.loader.exec_module(module)
+    return _Sub(alias)
+
+
+@pytest.fixture(scope="module")
+def ref() -> _Sub:
+    torch.set_num_threads(1)
+    return load_package(SOLUTION, "a4_torch_reference")
+
+
+def _plain(value, tmp: Path):
+    """Round-trip through the engine's output files, so the judges see what they would."""
+    folder = Path(tempfile.mkdtemp(dir=tmp))
+    write_outputs(value, folder)
+    return read_outputs(folder)
+
+
+def run_test(test, reference: _Sub, sub: _Sub, tmp: Path):
+    from autograder.suites.a4_torch import scenarios
+
+    def outputs(package):
+        fn = getattr(scenarios, test.scenario)
+        with np.errstate(all="ignore"):
+            return _plain(fn(package, np.random.default_rng(test.seed), **test.params), tmp)
+
+    expected = outputs(reference) if test.needs_reference else None
+    try:
+        actual = outputs(sub)
+    except Exception as err:  # a crash costs the test, as in the worker
+        return 0.0, f"{type(err).__name__}: {err}"
+    verdict = test.judge(expected, actual)
+    return verdict.score * test.points, verdict.feedback()
+
+
+def grade_folder(folder: Path, alias: str, tmp: Path, tests=None) -> dict:
+    reference = load_package(SOLUTION, "a4_torch_reference")
+    sub = load_package(folder, alias)
+    return {t.name: run_test(t, reference, sub, tmp) for t in (tests or load_tests(A4.name))}
+
+
+def _example_folder(example, tmp: Path) -> Path:
+    dest = tmp / f"ex_{example.name}"
+    materialize(example, A4, dest)
+    (dest / "__init__.py").write_text((SOLUTION / "__init__.py").read_text())
+    return dest
+
+
+# -- the suite's shape --------------------------------------------------------------------------
+def test_suite_declares_every_part_public_and_hidden():
+    tests = load_tests(A4.name)
+    public = {t.part for t in tests if t.visibility == "public"}
+    hidden = {t.part for t in tests if t.visibility == "hidden"}
+    assert public == hidden, f"parts without both kinds: {public ^ hidden}"
+    from autograder.suites.a4_torch import scenarios
+    for t in tests:
+        assert callable(getattr(scenarios, t.scenario)), t.name
+        json.dumps(t.params)
+
+
+def test_graded_files_exist_in_the_solution():
+    for name in A4.graded_files:
+        text = (SOLUTION / name).read_text()
+        assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, name
+
+
+# -- examples: each loses exactly the points its manifest says ---------------------------------
+EXAMPLES = list_examples(A4)
+BUGS = {"state_not_detached", "targets_not_shifted", "loss_summed", "clip_before_backward",
+        "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial"}
+
+
+def test_every_bug_of_the_issue_has_an_example():
+    assert BUGS <= {e.name for e in EXAMPLES}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_example_scores_match_manifest(example, tmp_path):
+    folder = _example_folder(example, tmp_path)
+    scores = grade_folder(folder, f"a4_torch_ex_{example.name}", tmp_path)
+    tests = {t.name: t for t in load_tests(A4.name)}
+    wrong = {name: (round(got, 6), example.expected_score(name, tests[name].points), fb[:300])
+             for name, (got, fb) in scores.items()
+             if abs(got - example.expected_score(name, tests[name].points)) > 1e-9}
+    assert not wrong, f"{example.name}: tests scored other than the manifest says: {wrong}"
+
+
+def test_bug_hints_name_the_bug(tmp_path):
+    """The hints recognise each classic bug and say so."""
+    expect = {"state_not_detached": ("train_epoch.detach", "detach the state"),
+              "targets_not_shifted": ("sentence_batch.shift", "shifted by one"),
+              "loss_summed": ("lm_loss.mean", "SUM over tokens"),
+              "clip_before_backward": ("train_epoch.steps", "clip AFTER"),
+              "temperature_after_softmax": ("next_token_probs.temperature", "after the softmax"),
+              "eval_mode_forgotten": ("evaluate.dropout_and_count", "model.eval()")}
+    by_name = {e.name: e for e in EXAMPLES}
+    tests = {t.name: t for t in load_tests(A4.name)}
+    for name, (test_name, phrase) in expect.items():
+        folder = _example_folder(by_name[name], tmp_path)
+        scores = grade_folder(folder, f"a4_torch_hint_{name}", tmp_path, [tests[test_name]])
+        got, feedback = scores[test_name]
+        assert got < tests[test_name].points and phrase in feedback, (name, feedback)
+
+
+# -- the reference: clipping is torch's, bit for bit ---------------------------------------------
+def _params_with_grads(gen, dtype, scale, poison=None):
+    shapes = [(7, 3), (11,), (2, 3, 4), (5,)]
+    ps = [torch.zeros(s, dtype=dtype, requires_grad=True) for s in shapes]
+    for k, p in enumerate(ps[:3]):   # the last has no gradient, and must be skipped
+        p.grad = torch.randn(p.shape, generator=gen, dtype=dtype) * scale
+    if poison is not None:
+        ps[1].grad[3] = poison
+    return ps
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale,poison", [(1.0, None), (1e-3, None), (1e-30, None),
+                                          (1e30, None), (1e200, None), (1.0, math.inf),
+                                          (1.0, -math.inf), (1.0, math.nan)])
+def test_clip_grad_norm_is_torchs(ref, dtype, scale, poison):
+    gen = torch.Generator().manual_seed(0)
+    ours = _params_with_grads(gen, dtype, scale, poison)
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    for a, b in zip(ours, theirs):
+        b.grad = None if a.grad is None else a.grad.clone()
+    for max_norm in (1.0, 0.25):
+        n_ours = ref.train.clip_grad_norm(iter(ours), max_norm)
+        n_theirs = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+        assert torch.equal(n_ours, n_theirs) or (n_ours.isnan() and n_theirs.isnan())
+        for a, b in zip(ours, theirs):
+            assert (a.grad is None) == (b.grad is None)
+            if a.grad is not None:
+                assert torch.equal(a.grad.isnan(), b.grad.isnan())
+                assert torch.equal(a.grad.nan_to_num(), b.grad.nan_to_num())
+
+
+def test_clip_error_if_nonfinite_raises_and_leaves_gradients(ref):
+    gen = torch.Generator().manual_seed(1)
+    ps = _params_with_grads(gen, torch.float64, 1.0, math.inf)
+    before = [None if p.grad is None else p.grad.clone() for p in ps]
+    with pytest.raises(RuntimeError):
+        ref.train.clip_grad_norm(ps, 1.0, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    for p, b in zip(ps, before):
+        assert b is None or torch.equal(p.grad, b)
+    assert float(ref.train.clip_grad_norm([torch.zeros(2, requires_grad=True)], 1.0)) == 0.0
+
+
+# -- the reference: models, loss, detach, sampling ---------------------------------------------
+def test_rnn_forward_is_the_lecture_recurrence(ref):
+    """RNNLM's logits for given weights equal h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),
+    logits = W_dec h_t + b_dec, computed by hand."""
+    gen = torch.Generator().manual_seed(2)
+    V, E, H, N, T = 9, 4, 5, 2, 6
+    model = ref.models.init_weights(ref.models.RNNLM(V, E, H).double(), gen, scale=0.5)
+    x = torch.randint(0, V, (N, T), generator=gen)
+    h0 = torch.randn(1, N, H, generator=gen, dtype=torch.float64)
+    logits, hT = model(x, h0)
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    h = h0[0].numpy()
+    for t in range(T):
+        e = sd["embedding.weight"][x[:, t].numpy()]
+        h = np.tanh(e @ sd["rnn.weight_ih_l0"].T + sd["rnn.bias_ih_l0"]
+                    + h @ sd["rnn.weight_hh_l0"].T + sd["rnn.bias_hh_l0"])
+        np.testing.assert_allclose(logits[:, t].detach().numpy(),
+                                   h @ sd["decoder.weight"].T + sd["decoder.bias"], rtol=1e-12)
+    np.testing.assert_allclose(hT[0].detach().numpy(), h, rtol=1e-12)
+
+
+def test_loss_counts_exactly_the_predicted_tokens(ref):
+    """Mean over the targets that are not IGNORE, and evaluate counts each word and each </s>
+    once (DESIGN), whatever N and T."""
+    sentences = [s.split() for s in ("a b c", "b", "c a a b", "a")]
+    vocab = Vocab.build(sentences, min_count=1)
+    ids = stream(sentences, vocab)
+    gen = torch.Generator().manual_seed(3)
+    model = ref.models.init_weights(ref.models.LSTMLM(len(vocab), 4, 4).double(), gen)
+    for N, T in ((1, 3), (2, 2), (3, 5), (4, 1)):
+        loss, tokens = ref.train.evaluate(model, ids, N, T)
+        assert tokens == sum(len(s) + 1 for s in sentences) == n_predicted(ids)
+        if N == 1:   # one row: the same as one pass over the whole stream, token by token
+            with torch.no_grad():
+                logits, _ = model(torch.from_numpy(ids[None, :-1]), None)
+            logp = torch.log_softmax(logits, -1)[0]
+            nll = -logp[torch.arange(len(ids) - 1), torch.from_numpy(ids[1:])]
+            assert loss == pytest.approx(float(nll.mean()), rel=1e-10)
+    logits = torch.randn(2, 3, 6, dtype=torch.float64, generator=gen)
+    y = torch.tensor([[2, IGNORE, 3], [IGNORE, IGNORE, 5]])
+    expect = -torch.log_softmax(logits, -1)[[0, 0, 1], [0, 2, 2], [2, 3, 5]].mean()
+    assert float(ref.train.lm_loss(logits, y)) == pytest.approx(float(expect), rel=1e-12)
+
+
+def test_detached_state_stops_gradients_at_the_chunk(ref):
+    from autograder.suites.a4_torch import scenarios
+    out = scenarios.detach_between_chunks(ref, np.random.default_rng(4), chunks=5)
+    assert out["backward_error"] is None
+    assert out["chunks_run"] == 5 and not any(out["state_attached"])
+    assert not out["grad_reached_earlier_chunk"]
+
+
+def test_language_model_adapter_is_a_distribution(ref):
+    sentences = [s.split() for s in ("to be or not to be", "the rest is silence", "to be")]
+    vocab = Vocab.build(sentences, min_count=1)
+    model = ref.models.init_weights(ref.models.RNNLM(len(vocab), 6, 6).double(),
+                                    torch.Generator().manual_seed(5), scale=0.5)
+    lm = ref.models.TorchLM(model, vocab, batch_size=2)
+    lp = lm.logprobs(sentences)
+    assert lp.shape == (sum(len(s) + 1 for s in sentences),)
+    # the chain rule: logprobs agree with next_distribution token by token
+    k = 0
+    for s in sentences:
+        for i, tok in enumerate(s + ["</s>"]):
+            p = lm.next_distribution(s[:i])
+            assert p[vocab.bos_id] == 0 and p.sum() == pytest.approx(1, abs=1e-12)
+            assert lp[k] == pytest.approx(math.log(p[vocab[tok]]), rel=1e-9)
+            k += 1
+    assert perplexity(lm, sentences) == pytest.approx(math.exp(-lp.mean()))
+
+
+def test_sampling_is_reproducible_and_tempered(ref):
+    logits = torch.tensor([[2.0, 5.0, 1.0, 0.5, -1.0]], dtype=torch.float64)
+    p1 = ref.generate.next_token_probs(logits, 1.0)
+    p_cold = ref.generate.next_token_probs(logits, 0.5)
+    assert p1[0, 1] == 0 and p_cold[0, 1] == 0                       # <s> never
+    assert p_cold[0, 0] > p1[0, 0]                                   # colder: sharper
+    assert torch.equal(ref.generate.next_token_probs(logits, 0.0)[0],
+                       torch.tensor([1.0, 0, 0, 0, 0], dtype=torch.float64))
+    top2 = ref.generate.next_token_probs(logits, 1.0, top_k=2)
+    assert (top2[0] > 0).tolist() == [True, False, True, False, False]
+    draws = [[int(ref.generate.sample_next(logits, g, 1.3)[0]) for _ in range(50)]
+             for g in (torch.Generator().manual_seed(7), torch.Generator().manual_seed(7))]
+    assert draws[0] == draws[1] and 1 not in draws[0] and len(set(draws[0])) > 1
+
+
+def test_short_training_run_reaches_the_bound(ref):
+    from autograder.suites.a4_torch import scenarios
+    out = scenarios.training_run(ref, np.random.default_rng(21))
+    assert out["best_valid"] < out["bound"] < out["uniform"], out
+
+
+def test_checkpoint_is_atomic_and_restores(ref, tmp_path):
+    model = ref.models.RNNLM(7, 3, 3)
+    path = ref.train.save_checkpoint(model, tmp_path / "sub" / "best.pt", epoch=2)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["best.pt"]
+    other = ref.models.RNNLM(7, 3, 3)
+    assert ref.train.load_checkpoint(other, path)["epoch"] == 2
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert torch.equal(a, b)
+
+
+# -- the notebook ----------------------------------------------------------------------------------
+NOTEBOOK = SOLUTION / "a4_torch.ipynb"
+
+
+def test_notebook_is_a_valid_nbgrader_source():
+    import nbformat
+    from nbgrader.nbgraderformat import MetadataValidator
+    from nbgrader.preprocessors import ClearSolutions
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    MetadataValidator().validate_nb(nb)
+    cells = [c for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(cells) == len(nb.cells), "every cell carries nbgrader metadata"
+    assert all(c.metadata.nbgrader["schema_version"] == 3 for c in cells)
+    manual = [c for c in cells if c.metadata.nbgrader["grade"] and c.cell_type == "markdown"]
+    assert len(manual) == 3 and all(c.metadata.nbgrader["points"] > 0 for c in manual)
+    ids = [c.metadata.nbgrader["grade_id"] for c in cells]
+    assert len(set(ids)) == len(ids)
+    released, _ = ClearSolutions().preprocess(copy.deepcopy(nb), {})
+    text = "\n".join(c.source for c in released.cells)
+    assert "BEGIN SOLUTION" not in text and "rnn_hist = fit(" not in text
+    assert "YOUR ANSWER HERE" in text and "NotImplementedError" in text
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_notebook_runs_within_a_small_budget(tmp_path):
+    """The whole notebook with budgets of seconds, a small model and slices of the splits
+    (the real run trains each model for ten minutes on the whole training split)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    source = params.source
+    for old, new in (("BUDGET_SECONDS = 600", "BUDGET_SECONDS = 3"),
+                     ("HIDDEN = 256", "HIDDEN = 32"),
+                     ("THREADS = 2", "THREADS = 1"),
+                     ("SIBLING_SECONDS = 60", "SIBLING_SECONDS = 2"),
+                     ("TRAIN_SENTENCES = None", "TRAIN_SENTENCES = 3000"),
+                     ("EVAL_SENTENCES = None", "EVAL_SENTENCES = 100"),
+                     ('FIGURE_DIR = "figures"', f"FIGURE_DIR = {str(tmp_path)!r}")):
+        assert old in source, f"the parameters cell no longer has {old!r}"
+        source = source.replace(old, new)
+    params.source = source
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(SOLUTION)}}).execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                  for o in c.get("outputs", []))
+    assert "LSTM: best validation perplexity" in out and "a4 torch LSTM" in out
+    assert "temperature 0.7" in out
+    for name in ("a4_training.png", "a4_grad_norm.png", "a4_final_table.png"):
+        assert (tmp_path / name).stat().st_size > 1000
