@@ -183,7 +183,7 @@ def cmd_submit(args) -> int:
 
     return make_submission(asg.get(args.assignment), Path(args.folder) if args.folder else None,
                            Path(args.out) if args.out else None, console,
-                           skip_check=args.no_check)
+                           skip_check=args.no_check, platform=args.platform)
 
 
 def cmd_doctor(args) -> int:
@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--folder", help="default: assignments/<name>/")
     sm.add_argument("--out", help="zip path (default: <name>-submission.zip)")
     sm.add_argument("--no-check", action="store_true")
+    sm.add_argument("--platform", choices=["otter"], help="otter: the layout otter-grader needs")
     sm.set_defaults(fn=cmd_submit)
 
     d = sub.add_parser("doctor", help="which sandbox layers this machine offers")

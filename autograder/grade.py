@@ -12,9 +12,10 @@ import json
 import queue
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +51,7 @@ class Grader:
     limits: Limits
     strict: bool = False
     sandboxed: bool = True
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def grade_one(self, sub: Submission, slot: int = 0,
                   on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
@@ -63,16 +65,27 @@ class Grader:
                          for t in self.tests]
             res.seconds = time.monotonic() - start
             return res
+        def progress(test, run):
+            if on_test:
+                on_test(test, run)
+            if self.cancel.is_set():  # Ctrl-C: stop between tests, write nothing half-done
+                raise Cancelled(sub.id)
+
         with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
             staged = stage(sub, self.assignment, Path(tmp) / "stage")
             cfg = RunConfig(package=self.assignment.name, kit=self.kit,
                             preload=preload_for(self.assignment), limits=self.limits,
                             sandboxed=self.sandboxed, strict=self.strict, slot=slot)
-            runs, layers = run_tests(staged, self.tests, cfg, progress=on_test)
+            runs, layers = run_tests(staged, self.tests, cfg, progress=progress)
         res.layers = layers
         res.tests = [judge_run(t, r, self.expected.get(t.name)) for t, r in zip(self.tests, runs)]
         res.seconds = time.monotonic() - start
         return res
+
+
+class Cancelled(BaseException):
+    """Raised between tests when the batch is interrupted (not an Exception: it must not
+    become an 'internal error' result)."""
 
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
@@ -144,10 +157,18 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
             on_done(res, s.id)
         return results_mod.gradescope_json(res)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {pool.submit(work, s): s for s in todo}
         for f in as_completed(futures):
             docs[futures[f].id] = f.result()
+    except BaseException:
+        # Ctrl-C (or a full disk): queued submissions never start, running ones stop after
+        # their current test without writing; results already written stay for the resume.
+        grader.cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     all_docs = [docs[s.id] for s in subs]
     results_mod.write_batch(all_docs, out, grader.assignment.name)
     return all_docs

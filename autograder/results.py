@@ -21,11 +21,18 @@ FEEDBACK = "feedback.md"
 
 def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or Ctrl-C: leave the old file, not half a new one
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def gradescope_json(res: SubmissionResult, hidden_visibility: str = "after_published") -> dict:

@@ -27,15 +27,18 @@ def _set_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()                                    # warm-up: allocations, thread pools
-    times = []
+def median_times(fns, repeats: int) -> list[float]:
+    """Median seconds per call of each function, timed in interleaved rounds so that a change
+    in the machine's load during the run affects every function alike."""
+    for fn in fns:
+        fn()                                # warm-up: allocations, thread pools
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [sorted(ts)[len(ts) // 2] for ts in times]
 
 
 def main(argv=None) -> int:
@@ -90,8 +93,7 @@ def main(argv=None) -> int:
     for k, g in np_grads.items():
         assert np.allclose(g, tp[k].grad.numpy(), rtol=1e-7, atol=1e-12), k
 
-    t_np = median_time(numpy_step, args.repeats)
-    t_torch = median_time(torch_step, args.repeats)
+    t_np, t_torch = median_times([numpy_step, torch_step], args.repeats)
     print(f"forward+backward   numpy {t_np * 1e3:7.2f} ms   torch {t_torch * 1e3:7.2f} ms   "
           f"ratio numpy/torch {t_np / t_torch:.2f}x (goal <= 1.5x)")
 

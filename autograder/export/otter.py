@@ -24,9 +24,8 @@ from pathlib import Path
 from autograder.assignments import Assignment
 from autograder.export.bundle import bundle_kit, zip_tree
 
-ROOT_FILE = "lmkit_submission.py"
-ROOT_FILE_TEXT = ('"""lmkit submission for otter-grader: the graded files are in the folder {name}/.\n'
-                  'Otter needs exactly one .py at the root of a submission; this is it. Leave it as it is."""\n')
+# One definition of otter's submission layout, shared with `submit --platform otter`.
+from autograder.submit import OTTER_ROOT_FILE as ROOT_FILE  # noqa: E402
 
 TEST_FILE = '''\
 """otter test for the lmkit test {name!r}; the lmkit engine grades, this file reports."""
@@ -66,14 +65,6 @@ def export_otter(a: Assignment, out: Path) -> Path:
 
 
 def pack_submission(a: Assignment, folder: Path, out: Path) -> Path:
-    """A student's otter submission: the graded files from ``folder`` under ``<a.name>/`` and
-    the one root .py otter requires."""
-    missing = [f for f in a.graded_files if not (folder / f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(ROOT_FILE, ROOT_FILE_TEXT.format(name=a.name))
-        for f in a.graded_files:
-            zf.writestr(f"{a.name}/{f}", (folder / f).read_bytes())
-    return out
+    """A student's otter submission (the same zip `submit --platform otter` writes)."""
+    from autograder.submit import write_zip
+    return write_zip(a, folder, out, platform="otter")

@@ -85,7 +85,8 @@ def _addk_alt(e, k, extra_v=0, with_v=True):
     info = e["info"]
     c_hw, c_h = _arr(info["c_hw"]), _arr(info["c_h"])[:, None]
     V = info["V"] + extra_v
-    return (c_hw + k) / (c_h + (k * V if with_v else 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (c_hw + k) / (c_h + (k * V if with_v else 0))
 
 
 def addk_hints(k):
