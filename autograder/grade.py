@@ -157,6 +157,7 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
             on_done(res, s.id)
         return results_mod.gradescope_json(res)
 
+    grader.cancel.clear()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = {pool.submit(work, s): s for s in todo}

@@ -100,8 +100,6 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--bf16", action="store_true",
-                    help="train under torch.autocast(bfloat16) (about 2x on CPUs with AVX512-BF16)")
     ap.add_argument("--throughput-only", action="store_true")
     ap.add_argument("--plot", default="/tmp/a4_lstm_curve.png")
     args = ap.parse_args()
@@ -123,9 +121,7 @@ def main() -> None:
                             epochs=100, patience=2, time_budget=args.budget,
                             eval_batch_size=32)
     start = time.perf_counter()
-    amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
-    with amp:
-        hist = train.fit(model, train_ids, valid_ids, cfg, progress=False)
+    hist = train.fit(model, train_ids, valid_ids, cfg, progress=False)
     trained = time.perf_counter() - start
     t = time.perf_counter()
     lstm_ppl = perplexity(models.TorchLM(model, vocab, batch_size=128), test_s)
@@ -137,7 +133,7 @@ def main() -> None:
         print(f"  {k + 1}: {n:,} tokens, train {math.exp(tr):.1f}, valid {math.exp(va):.1f}, "
               f"{s:.0f} s")
     print(f"LSTM E=H={args.hidden} tied, dropout {args.dropout}, Adam lr {args.lr}, "
-          f"{'bf16 autocast, ' if args.bf16 else ''}trained {trained:.0f} s "
+          f"trained {trained:.0f} s "
           f"(stopped: {hist.stopped}), test scored in {scored:.0f} s")
     print(f"test perplexity: LSTM {lstm_ppl:.1f}  vs  trigram KN {kn:.1f} [{source}]  "
           f"margin {kn - lstm_ppl:+.1f} ({100 * (kn - lstm_ppl) / kn:+.1f}%)")

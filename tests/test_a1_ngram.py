@@ -140,6 +140,7 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "ppl_log2": ("perplexity.hand", "logarithm bases"),
     "ppl_no_eos": ("perplexity.hand", "without the </s>"),
     "one_bos": ("pad.trigram", "n-1 <s>"),
+    "mkn_single_discount": ("mkn.values", "its own D"),
 }
 
 
@@ -159,6 +160,7 @@ sys.path.insert(0, str(SOLUTION.parent))
 from a1_ngram import models as M  # noqa: E402
 from a1_ngram.base import NgramIndex  # noqa: E402
 from a1_ngram.counts import count_ngrams, ngrams, pad, table_size, unseen_rate  # noqa: E402
+from a1_ngram.models import FALLBACK_DISCOUNTS, modified_discounts  # noqa: E402
 
 SAM = [s.split() for s in ["i am sam", "sam i am", "i do not like green eggs and ham"]]
 
@@ -242,8 +244,8 @@ def test_hand_values_on_the_sam_corpus():
     assert sb.score("ham", ["i"]) == pytest.approx(0.4 * 1 / 17)
 
 
-def _kn_dict(sentences, n, vocab, D=0.75):
-    """Interpolated KN written the obvious way with dicts, for comparison."""
+def _kn_dict(sentences, n, vocab, D=0.75, modified=False):
+    """Interpolated (modified) KN written the obvious way with dicts, for comparison."""
     grams, ctx = _dict_counts(sentences, n, vocab)
     V = vocab.prediction_size
     cont = {n: dict(grams[n])}
@@ -251,6 +253,18 @@ def _kn_dict(sentences, n, vocab, D=0.75):
         cont[k] = {}
         for g in grams[k + 1]:
             cont[k][g[1:]] = cont[k].get(g[1:], 0) + 1
+
+    def discount(k, c):
+        if not modified:
+            return D if c > 0 else 0.0
+        nj = [sum(1 for v in cont[k].values() if v == j) for j in (1, 2, 3, 4)]
+        if min(nj) == 0:
+            Ds = (0.5, 1.0, 1.5)
+        else:
+            Y = nj[0] / (nj[0] + 2 * nj[1])
+            Ds = tuple(j - (j + 1) * Y * nj[j] / nj[j - 1] for j in (1, 2, 3))
+            Ds = Ds if min(Ds) > 0 else (0.5, 1.0, 1.5)
+        return 0.0 if c == 0 else Ds[min(c, 3) - 1]
 
     def p(w, h, k):
         if k == 0:
@@ -260,8 +274,9 @@ def _kn_dict(sentences, n, vocab, D=0.75):
         a_h = sum(v for g, v in a.items() if g[:-1] == h)
         if a_h == 0:
             return p(w, h, k - 1)
-        T = sum(1 for g, v in a.items() if g[:-1] == h and v > 0)
-        return max(a.get(h + (w,), 0) - D, 0) / a_h + D * T / a_h * p(w, h, k - 1)
+        gamma = sum(discount(k, v) for g, v in a.items() if g[:-1] == h) / a_h
+        c = a.get(h + (w,), 0)
+        return max(c - discount(k, c), 0) / a_h + gamma * p(w, h, k - 1)
     return p
 
 
@@ -277,6 +292,33 @@ def test_kneser_ney_matches_a_dict_implementation(n):
         d = kn.distribution(h)
         want = [ref(w, padded, n) for w in vocab.prediction_words()]
         assert np.allclose(d[vocab.prediction_ids], want, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_modified_kneser_ney_matches_a_dict_implementation(n):
+    from autograder.suites.a1_ngram.scenarios import CORPORA
+    for sents in ([s.split() for s in CORPORA["dogs"]], _random_corpus(np.random.default_rng(9),
+                                                                       n_sent=300)):
+        vocab = Vocab.build(sents, min_count=1)
+        mkn = M.ModifiedKneserNey(count_ngrams(sents, n, vocab))
+        ref = _kn_dict(sents, n, vocab, modified=True)
+        for h in ([], ["the"], ["w1"], ["the", "dog"], ["zzz", "w1"]):
+            padded = tuple((["<s>"] * (n - 1) + vocab.map_unk(h))[-(n - 1):]) if n > 1 else ()
+            want = [ref(w, padded, n) for w in vocab.prediction_words()]
+            got = mkn.distribution(h)
+            assert np.allclose(got[vocab.prediction_ids], want, rtol=1e-12, atol=0)
+            assert got.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_modified_discounts_formula_and_fallback():
+    a = np.repeat([0, 1, 2, 3, 4, 9], [3, 10, 4, 2, 1, 5]).astype(float)
+    D, fb = modified_discounts(a)
+    Y = 10 / (10 + 2 * 4)
+    assert not fb
+    assert np.allclose(D, [1 - 2 * Y * 4 / 10, 2 - 3 * Y * 2 / 4, 3 - 4 * Y * 1 / 2], rtol=1e-15)
+    for counts in ([10, 4, 0, 1], [10, 0, 2, 1], [0, 1, 1, 1], [10, 1, 10, 2]):  # zero or D2 < 0
+        D, fb = modified_discounts(np.repeat([1, 2, 3, 4], counts).astype(float))
+        assert fb and tuple(D) == FALLBACK_DISCOUNTS, counts
 
 
 @pytest.mark.parametrize("make", [lambda c: M.MLE(c), lambda c: M.AddK(c, k=0.3),

@@ -143,6 +143,7 @@ def batch(tmp_path_factory):
     """Grade every hostile example and the honest submissions in one batch (jobs=2)."""
     if not (sandbox.is_root() and sandbox.bwrap_works() and sandbox.cgroups_available()):
         pytest.skip("needs root, bubblewrap and cgroup v1")
+    tmp_path_factory.getbasetemp()  # made before tempfile's folder is pointed elsewhere
     mp = pytest.MonkeyPatch()
     mp.setattr(sandbox, "UID_BASE", UID_BASE)
     # every lmkit-* temporary folder of this batch goes here, so that we can see it emptied
@@ -186,7 +187,7 @@ def batch(tmp_path_factory):
     leftovers = {
         "processes": private_uid_pids(),
         "cgroups": our_cgroups(),
-        "tmp": sorted(p.name for p in private_tmp.glob("lmkit-*")),
+        "tmp": sorted(p.name for p in private_tmp.iterdir()),
     }
     if not leftovers["tmp"]:
         import shutil

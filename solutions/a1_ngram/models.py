@@ -326,3 +326,90 @@ class KneserNey(NgramLM):
             p = np.where(a_h > 0, np.maximum(a_hw - D, 0) / safe + D * T / safe * p, p)
         return p
         ### END SOLUTION
+
+
+# -- optional part: modified Kneser-Ney --------------------------------------------------------
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)   # KenLM's --discount_fallback defaults
+
+
+def modified_discounts(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Chen and Goodman's three discounts (D1, D2, D3+) from the counts of counts of ``a``.
+
+    With n_j the number of entries of ``a`` equal to j (j = 1..4) and
+    Y = n_1 / (n_1 + 2 n_2):
+
+        D_j = j - (j + 1) * Y * n_{j+1} / n_j,   j = 1, 2, 3   (D_3 is used for counts >= 3)
+
+    Fallback (KenLM's): when some n_j (j = 1..4) is 0 the formula is undefined, and when some
+    D_j comes out <= 0 it would add mass instead of discounting; in either case the order uses
+    ``FALLBACK_DISCOUNTS`` = (0.5, 1.0, 1.5) instead.
+
+    Inputs:
+    - a: (K,) the counts used at one order (raw or continuation), zeros allowed
+
+    Returns a tuple of:
+    - D: (3,) float64, (D1, D2, D3+)
+    - fallback: True when ``FALLBACK_DISCOUNTS`` were used
+    """
+    ### BEGIN SOLUTION
+    a = np.asarray(a)
+    n1, n2, n3, n4 = (float(np.count_nonzero(a == j)) for j in (1, 2, 3, 4))
+    if min(n1, n2, n3, n4) == 0:
+        return np.array(FALLBACK_DISCOUNTS), True
+    Y = n1 / (n1 + 2 * n2)
+    D = np.array([1 - 2 * Y * n2 / n1, 2 - 3 * Y * n3 / n2, 3 - 4 * Y * n4 / n3])
+    if (D <= 0).any():
+        return np.array(FALLBACK_DISCOUNTS), True
+    return D, False
+    ### END SOLUTION
+
+
+class ModifiedKneserNey(KneserNey):
+    """Interpolated modified Kneser-Ney (Chen and Goodman, 1998): as ``KneserNey`` (raw counts
+    at the highest order, continuation counts below, uniform at the bottom) but with three
+    discounts per order, chosen by the count being discounted:
+
+        P_k(w | h) = max(a(h, w) - D_k(a(h, w)), 0) / a(h) + gamma(h) * P_{k-1}(w | h')
+        gamma(h)   = (D_k1 N1(h) + D_k2 N2(h) + D_k3+ N3+(h)) / a(h)
+
+    where D_k(c) is 0, D_k1, D_k2 or D_k3+ for c = 0, 1, 2 or >= 3, and N_j(h) the number of
+    words with a(h, w) = j (N3+: >= 3). Each order's discounts come from the counts of counts
+    of that order's a (``modified_discounts``). ``self.discounts``: (n, 3), row k-1 for order
+    k; ``self.fallback``: (n,) bool, which orders used the fallback.
+    """
+
+    def __init__(self, counts: NgramCounts):
+        super().__init__(counts)      # the raw and continuation counts a, a(h), T(h)
+        n = self.order
+        ### BEGIN SOLUTION
+        # HINT: self.a[k] holds the counts of order k; count, per context, the words seen
+        # HINT: once, twice and three times or more (np.bincount with weights).
+        idx = counts.index
+        rows = [modified_discounts(self.a[k]) for k in range(1, n + 1)]
+        self.discounts = np.array([d for d, _ in rows])
+        self.fallback = np.array([f for _, f in rows])
+        self.n_by_count = [None] * (n + 1)    # [k]: (3, index.size(k-1)) N1, N2, N3+ per h
+        for k in range(1, n + 1):
+            a, prefix = self.a[k], idx.prefix_codes(k)
+            self.n_by_count[k] = np.stack([
+                np.bincount(prefix, weights=a == 1, minlength=idx.size(k - 1)),
+                np.bincount(prefix, weights=a == 2, minlength=idx.size(k - 1)),
+                np.bincount(prefix, weights=a >= 3, minlength=idx.size(k - 1))])
+        ### END SOLUTION
+
+    def probs(self, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
+        ### BEGIN SOLUTION
+        p = np.full(len(words), 1.0 / self.V)
+        for k in range(1, self.order + 1):
+            D1, D2, D3 = self.discounts[k - 1]
+            g, h = self.counts.codes(contexts, words, k)
+            hc = np.maximum(h, 0)
+            a_hw = np.where(g >= 0, self.a[k][np.maximum(g, 0)], 0.0)
+            a_h = np.where(h >= 0, self.a_h[k][hc], 0.0)
+            N1, N2, N3 = (np.where(h >= 0, self.n_by_count[k][j][hc], 0.0) for j in range(3))
+            d = np.select([a_hw == 0, a_hw == 1, a_hw == 2], [0.0, D1, D2], D3)
+            safe = np.maximum(a_h, 1e-300)
+            gamma = (D1 * N1 + D2 * N2 + D3 * N3) / safe
+            p = np.where(a_h > 0, np.maximum(a_hw - d, 0) / safe + gamma * p, p)
+        return p
+        ### END SOLUTION

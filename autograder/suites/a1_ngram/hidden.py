@@ -6,8 +6,9 @@ from autograder import judges as J
 from autograder.suite import hidden
 
 from .public import (addk_hints, backoff_sum_hint, counts_judge, interp_sum_hint,
-                     kn_raw_hint, lambdas_judge, model_test, one_bos_pad_hint, ppl_test,
-                     samples_judge, sums_test, unchanged_judge)
+                     kn_raw_hint, lambdas_judge, mkn_formula_judge, mkn_values_judge,
+                     model_test, one_bos_pad_hint, ppl_test, samples_judge, sums_judge,
+                     sums_test, unchanged_judge)
 
 DOGS_CTX = {2: [[], ["the"], ["dog"], ["zebra"]],
             3: [[], ["the"], ["the", "dog"], ["sat", "on"], ["zebra", "the"], ["the", "zebra"]],
@@ -86,4 +87,19 @@ TESTS = [
     hidden("inputs.unchanged_dogs", part="inputs", points=1, scenario="inputs_unchanged",
            params={"corpus": "dogs", "n": 4}, judge=unchanged_judge,
            description="no graded function modifies its inputs (4-gram)"),
+    # optional part, pointed separately: modified Kneser-Ney
+    hidden("mkn.fallback", part="ModifiedKneserNey", points=1, scenario="mkn_formula", seed=44,
+           params={"counts_of_counts": [[10, 4, 0, 1], [12, 0, 3, 2], [10, 1, 10, 2],
+                                        [7, 3, 2, 1]]}, judge=mkn_formula_judge,
+           description="modified_discounts falls back to (0.5, 1, 1.5) on a zero count of "
+                       "counts or a non-positive discount"),
+    hidden("mkn.values_mixed", part="ModifiedKneserNey", points=2, scenario="mkn_dist", seed=45,
+           params={"corpus": "dogs", "n": 3, "contexts": DOGS_CTX[3]}, judge=mkn_values_judge,
+           description="modified KN trigram on 'dogs' (fallback at orders 2 and 3)"),
+    hidden("mkn.sums_unk", part="ModifiedKneserNey", points=1, scenario="mkn_dist", seed=46,
+           params={"corpus": "sam", "n": 3, "min_count": 2, "contexts": UNK_CTX},
+           needs_reference=False, judge=sums_judge(),
+           description="modified KN: distributions sum to one with <unk> contexts"),
+    ppl_test("mkn.real", "ModifiedKneserNey", "mkn", 3, corpus="shakespeare", n_test=1500,
+             min_count=2, maker=hidden),
 ]

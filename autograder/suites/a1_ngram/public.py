@@ -252,6 +252,34 @@ def samples_judge(expected, actual):
                       "</s> without returning it",) if v else ())
 
 
+# -- modified Kneser-Ney (optional part) -----------------------------------------------------------
+MKN_ONE_D = ("your discounts are right but the probabilities are not: modified KN discounts "
+             "each count by its own D (D1 for a(h,w) = 1, D2 for 2, D3+ for 3 or more) and "
+             "gives back gamma(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / a(h).")
+MKN_FALLBACK = ("when some count of counts n_1..n_4 is 0, or some D_j comes out <= 0, the order "
+                "must use the fallback discounts (0.5, 1.0, 1.5), and report fallback=True.")
+
+
+def mkn_values_judge(expected, actual):
+    """3/4 for the probabilities, 1/4 for the discounts and fallback flags of every order."""
+    dist = dist_judge()(expected, actual)
+    disc = J.compare(expected["discounts"], actual["discounts"], path="discounts", rtol=1e-12)
+    fb = J.compare(expected["fallback"], actual["fallback"], path="fallback", exact=True)
+    score = (3 * dist.score + (disc is None and fb is None)) / 4
+    msgs = [m for m in (dist.message, disc, fb) if m]
+    hints = []
+    if disc is None and not dist.passed:
+        hints.append(MKN_ONE_D)
+    if fb is not None:
+        hints.append(MKN_FALLBACK)
+    return J.Verdict(score, "\n".join(msgs), tuple(hints))
+
+
+mkn_formula_judge = J.fields(D=J.close(rtol=1e-12), fallback=J.exact(), unchanged=J.exact(),
+                             hints=[J.Hint(lambda e, a: e["fallback"] != a["fallback"],
+                                           MKN_FALLBACK)])
+
+
 # -- corpora and contexts used by the model tests ------------------------------------------------
 SAM_CTX = {2: [[], ["i"], ["am"], ["sam"], ["zebra"]],
            3: [[], ["i"], ["i", "am"], ["am", "sam"], ["sam", "i"], ["zebra", "i"],
@@ -364,4 +392,16 @@ TESTS = [
            description="seeded samples of a KN bigram match the reference token for token"),
     public("inputs.unchanged", part="inputs", points=1, scenario="inputs_unchanged",
            judge=unchanged_judge, description="no graded function modifies its inputs"),
+    # optional part, pointed separately: modified Kneser-Ney
+    public("mkn.formula", part="ModifiedKneserNey", points=1, scenario="mkn_formula", seed=41,
+           params={"counts_of_counts": [[10, 4, 2, 1], [40, 15, 9, 6]]}, judge=mkn_formula_judge,
+           description="modified_discounts: D1, D2, D3+ from the counts of counts"),
+    public("mkn.values", part="ModifiedKneserNey", points=2, scenario="mkn_dist", seed=42,
+           params={"corpus": "dogs", "n": 2, "contexts": [[], ["the"], ["a"], ["zebra"]]},
+           judge=mkn_values_judge,
+           description="modified KN bigram on 'dogs' (no fallback): discounts and every probability"),
+    public("mkn.sums", part="ModifiedKneserNey", points=1, scenario="mkn_dist", seed=43,
+           params={"corpus": "dogs", "n": 3, "contexts": [[], ["the", "dog"], ["zebra", "a"]],
+                   "n_random": 6}, needs_reference=False, judge=sums_judge(),
+           description="modified KN trigram: each distribution sums to one"),
 ]

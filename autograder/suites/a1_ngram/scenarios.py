@@ -72,6 +72,8 @@ def _make(sub, counts, model: str, kwargs: dict, heldout):
         return m.StupidBackoff(counts, **kwargs)
     if model == "kn":
         return m.KneserNey(counts, **kwargs)
+    if model == "mkn":
+        return m.ModifiedKneserNey(counts, **kwargs)
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -227,3 +229,35 @@ def inputs_unchanged(sub, rng, corpus: str = "sam", n: int = 3):
     kn.logscore("sam", ctx)
     out["score"] = ctx == ["i", "am"]
     return out
+
+
+# -- optional part: modified Kneser-Ney ----------------------------------------------------------
+def mkn_formula(sub, rng, counts_of_counts: list):
+    """modified_discounts on arrays with the given counts of counts (n1, n2, n3, n4), plus a
+    few larger counts and zeros, shuffled with rng."""
+    out = {"D": [], "fallback": []}
+    for n1, n2, n3, n4 in counts_of_counts:
+        a = np.repeat([0, 1, 2, 3, 4, 7, 12], [5, n1, n2, n3, n4, 2, 1]).astype(np.float64)
+        rng.shuffle(a)
+        kept = a.copy()
+        D, fallback = sub.models.modified_discounts(a)
+        out["D"].append(np.asarray(D, dtype=np.float64))
+        out["fallback"].append(bool(fallback))
+        out.setdefault("unchanged", True)
+        out["unchanged"] = out["unchanged"] and bool((a == kept).all())
+    return out
+
+
+def mkn_dist(sub, rng, corpus: str, n: int, min_count: int = 1, contexts: list | None = None,
+             n_random: int = 3):
+    """Modified KN's distributions after each context, and its discounts per order."""
+    train, _, _, vocab = _data(corpus, min_count)
+    lm = sub.models.ModifiedKneserNey(sub.counts.count_ngrams(train, n, vocab))
+    ctxs = [list(c) for c in (contexts or [])]
+    words = [w for w in vocab.itos if w != "<s>"]
+    for _ in range(n_random):
+        ctxs.append([words[int(i)] for i in rng.integers(0, len(words), size=max(n - 1, 0))])
+    return {"dist": np.array([np.asarray(lm.distribution(c), dtype=np.float64) for c in ctxs]),
+            "words": list(vocab.itos), "contexts": [" ".join(c) for c in ctxs],
+            "discounts": np.asarray(lm.discounts, dtype=np.float64),
+            "fallback": [bool(f) for f in lm.fallback]}

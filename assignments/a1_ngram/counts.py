@@ -1,0 +1,98 @@
+"""Padding, n-gram extraction, counting, and the sparsity and storage measurements.
+
+Conventions (KenLM's, DESIGN.md): an order-n model pads a sentence with n-1 ``<s>`` and one
+``</s>``. Every token after the padding is *predicted* (the words and the ``</s>``, never
+``<s>``); the model counts, for every order k = 1..n, the k-gram that ends at each predicted
+position. With the trigram padding ``<s> <s> i am </s>`` the trigrams are
+``(<s>, <s>, i), (<s>, i, am), (i, am, </s>)``, the bigrams ``(<s>, i), (i, am), (am, </s>)``
+and the unigrams ``(i,), (am,), (</s>,)``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lmcore.vocab import BOS, EOS, Vocab
+
+from .base import NgramCounts, NgramIndex
+
+
+def pad(sentence: Sequence[str], n: int) -> list[str]:
+    """The sentence padded for an order-n model: n-1 ``<s>``, the tokens, one ``</s>``.
+
+    >>> pad(["i", "am"], 3)
+    ['<s>', '<s>', 'i', 'am', '</s>']
+
+    Inputs:
+    - sentence: list of T tokens (not modified)
+    - n: the model's order, n >= 1
+
+    Returns a new list of T + n tokens.
+    """
+    # Hint: a unigram model (n = 1) has no <s> at all; every model has exactly one </s>.
+    raise NotImplementedError("pad: write this part")
+
+
+def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    """Every run of n consecutive tokens, in order, as tuples.
+
+    >>> ngrams(['<s>', 'i', 'am', '</s>'], 2)
+    [('<s>', 'i'), ('i', 'am'), ('am', '</s>')]
+
+    Inputs:
+    - tokens: list of T tokens (not modified)
+    - n: n >= 1
+
+    Returns a list of max(0, T - n + 1) tuples of n tokens.
+    """
+    raise NotImplementedError("ngrams: write this part")
+
+
+def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> NgramCounts:
+    """Count every order k = 1..n of the padded training sentences, with context counts.
+
+    Tokens outside ``vocab`` count as ``<unk>``. Build the index from the padded sentences
+    as ids (``NgramIndex(seqs, len(vocab), n)``), then, for each order k, count the k-gram
+    ending at each predicted position (``ngram_counts[k]``, indexed by the index's level-k
+    codes) and the (k-1)-token context before it (``context_counts[k]``, by level-(k-1)
+    codes). See ``NgramCounts`` for the exact layout.
+
+    Inputs:
+    - sentences: list of S sentences, each a list of tokens without padding (not modified)
+    - n: the model's order, n >= 1
+    - vocab: the vocabulary (built from the training sentences)
+
+    Returns an ``NgramCounts``.
+    """
+    # Hint: pad each sentence with pad(sentence, n) and turn it into ids with vocab.encode.
+    # Hint: np.bincount(codes, minlength=index.size(k)) counts codes in one call.
+    raise NotImplementedError("count_ngrams: write this part")
+
+
+def unseen_rate(train_counts: NgramCounts, sentences: Sequence[Sequence[str]], k: int) -> float:
+    """The fraction of the order-k events of ``sentences`` never counted in training.
+
+    The events are the k-grams ending at every predicted position of the sentences padded
+    for the order-k model (k-1 ``<s>``, one ``</s>``), OOV tokens mapped to ``<unk>``;
+    an event is unseen when its k-gram has count 0 in ``train_counts``.
+
+    Inputs:
+    - train_counts: counts of order n >= k
+    - sentences: list of sentences (not modified)
+    - k: 1 <= k <= train_counts.order
+
+    Returns a float in [0, 1] (0.0 when there is no event).
+    """
+    raise NotImplementedError("unseen_rate: write this part")
+
+
+def table_size(counts: NgramCounts, k: int) -> dict:
+    """How many distinct k-grams the model stores, and their memory in a flat table.
+
+    A stored k-gram is one with a count > 0. The flat table keeps, per stored k-gram, its k
+    word ids as int32 and its count as int64: ``bytes = ngrams * (4 * k + 8)``.
+
+    Returns {"ngrams": int, "bytes": int}.
+    """
+    raise NotImplementedError("table_size: write this part")

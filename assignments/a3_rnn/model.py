@@ -1,0 +1,309 @@
+"""A recurrent language model in numpy: the RNN (or LSTM) of the lecture, trained by teacher
+forcing with truncated backpropagation through time, sampled free-running.
+
+Letters: minibatch (rows) N, chunk length T, embedding D, hidden H, vocabulary V (``<s>`` included;
+it is an input but never predicted, so its score is fixed at -inf and it gets probability 0).
+
+The model implements lmcore.lm.LanguageModel (``vocab``, ``logprobs``, ``next_distribution``),
+so ``lmcore.lm.perplexity`` and ``lmcore.lm.generate`` serve it as they serve the n-gram models.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from lmcore.batching import IGNORE, bptt_batches
+from lmcore.vocab import Vocab
+
+from .clipping import clip_grad_norm, first_nonfinite
+from .lstm_layers import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .rnn_layers import (rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward,
+                         temporal_affine_backward, temporal_affine_forward,
+                         temporal_softmax_loss, word_embedding_backward, word_embedding_forward)
+
+
+class LMState(NamedTuple):
+    """The recurrent state carried from one chunk to the next (values only, never gradients)."""
+    h: np.ndarray                 # (N, H)
+    c: np.ndarray | None = None   # (N, H) for the LSTM, None for the RNN
+
+
+class RNNLM:
+    """Embedding -> RNN or LSTM -> affine -> softmax over the vocabulary (``<s>`` excluded).
+
+    Parameters (``self.params``, float arrays):
+    - W_embed: (V, D);  Wx: (D, H) or (D, 4H);  Wh: (H, H) or (H, 4H);  b: (H,) or (4H,)
+    - W_vocab: (H, V);  b_vocab: (V,)
+    LSTM gate blocks are in the order (i, f, o, g) (see lstm_layers).
+    """
+
+    def __init__(self, vocab: Vocab, rng: np.random.Generator, D: int = 32, H: int = 64,
+                 cell: str = "rnn", dtype=np.float64):
+        if cell not in ("rnn", "lstm"):
+            raise ValueError(f"cell must be 'rnn' or 'lstm', got {cell!r}")
+        self.vocab, self.cell, self.D, self.H, self.dtype = vocab, cell, D, H, np.dtype(dtype)
+        V, G = len(vocab), (4 * H if cell == "lstm" else H)
+        # Scaled so that pre-activations start with unit variance: neither saturated nor dead.
+        self.params = {
+            "W_embed": rng.standard_normal((V, D)) / 10,
+            "Wx": rng.standard_normal((D, G)) / math.sqrt(D),
+            "Wh": rng.standard_normal((H, G)) / math.sqrt(H),
+            "b": np.zeros(G),
+            "W_vocab": rng.standard_normal((H, V)) / math.sqrt(H),
+            "b_vocab": np.zeros(V),
+        }
+        if cell == "lstm":
+            self.params["b"][H:2 * H] = 1.0   # forget gates start open: remember by default
+        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+
+    # -- provided helpers ---------------------------------------------------------------------
+    @property
+    def never(self) -> np.ndarray:
+        """(V,) added to every score: 0, and -inf at ``<s>`` (never predicted)."""
+        out = np.zeros(len(self.vocab), dtype=self.dtype)
+        out[self.vocab.bos_id] = -np.inf
+        return out
+
+    def initial_state(self, N: int) -> LMState:
+        zeros = np.zeros((N, self.H), dtype=self.dtype)
+        return LMState(zeros, zeros.copy() if self.cell == "lstm" else None)
+
+    def recurrent_forward(self, emb, state: LMState):
+        """(N, T, D) embeddings -> hidden states (N, T, H), the final LMState, and a cache."""
+        p = self.params
+        if self.cell == "lstm":
+            h, c, cache = lstm_forward(emb, state.h, p["Wx"], p["Wh"], p["b"], state.c)
+            return h, LMState(h[:, -1].copy(), c.copy()), cache
+        h, cache = rnn_forward(emb, state.h, p["Wx"], p["Wh"], p["b"])
+        return h, LMState(h[:, -1].copy()), cache
+
+    def recurrent_backward(self, dh, cache):
+        """Gradients (dx, dWx, dWh, db) of the recurrent layer; the initial state gets none
+        that leaves this chunk (truncated BPTT)."""
+        if self.cell == "lstm":
+            dx, _, _, dWx, dWh, db = lstm_backward(dh, cache)
+        else:
+            dx, _, dWx, dWh, db = rnn_backward(dh, cache)
+        return dx, dWx, dWh, db
+
+    def scores(self, x, state: LMState | None = None):
+        """Scores (N, T, V) for input ids x (N, T) from ``state`` (zeros if None), and the
+        final state. No caches kept beyond this call."""
+        state = self.initial_state(x.shape[0]) if state is None else state
+        emb, _ = word_embedding_forward(x, self.params["W_embed"])
+        h, state, _ = self.recurrent_forward(emb, state)
+        s, _ = temporal_affine_forward(h, self.params["W_vocab"], self.params["b_vocab"])
+        return s + self.never, state
+
+    # -- teacher forcing --------------------------------------------------------------------
+    def loss_chunk(self, x, y, state: LMState | None = None):
+        """Loss and gradients of one chunk, inputs given (teacher forcing).
+
+        Inputs:
+        - x: (N, T) int input ids: the true previous tokens, never the model's predictions
+        - y: (N, T) int target ids; y[:, t] is the token after x[:, t]. Positions where y is
+          lmcore.batching.IGNORE (padding) or <s> predict nothing and are masked out.
+        - state: LMState the chunk starts from (the end of the previous chunk), or None for zeros
+
+        Returns a tuple of:
+        - loss: float, mean cross-entropy over the unmasked targets
+        - grads: dict {name: array}, same names and shapes as self.params
+        - state: LMState at the end of the chunk (values only: gradients never cross chunks)
+        """
+        state = self.initial_state(x.shape[0]) if state is None else state
+        p = self.params
+        # Hint: mask = (y != IGNORE) & (y != <s>); IGNORE is negative, so replace masked targets
+        # Hint: by a valid id before indexing. Forward: embedding, recurrent_forward, temporal
+        # Hint: affine, + self.never, temporal_softmax_loss. Then the backward in reverse order.
+        raise NotImplementedError("RNNLM.loss_chunk: write this part")
+        return loss, grads, state
+
+    def loss(self, tokens, state: LMState | None = None):
+        """Teacher forcing on whole sequences: inputs tokens[:, :-1], targets tokens[:, 1:].
+
+        Inputs:
+        - tokens: (N, T + 1) int ids, e.g. each row <s> w1 ... wk </s> (then IGNORE padding)
+        - state: LMState or None
+
+        Returns (loss, grads, state) as loss_chunk.
+        """
+        tokens = np.asarray(tokens)
+        x = np.where(tokens[:, :-1] == IGNORE, 0, tokens[:, :-1])
+        return self.loss_chunk(x, tokens[:, 1:], state)
+
+    # -- sampling ----------------------------------------------------------------------------
+    def step(self, ids, state: LMState):
+        """One step: (N,) input ids -> next-token probabilities (N, V) and the next state."""
+        p = self.params
+        e = p["W_embed"][ids]
+        if self.cell == "lstm":
+            h, c, _ = lstm_step_forward(e, state.h, state.c, p["Wx"], p["Wh"], p["b"])
+            state = LMState(h, c)
+        else:
+            h, _ = rnn_step_forward(e, state.h, p["Wx"], p["Wh"], p["b"])
+            state = LMState(h)
+        s = h @ p["W_vocab"] + p["b_vocab"] + self.never
+        e_s = np.exp(s - s.max(axis=1, keepdims=True))
+        return e_s / e_s.sum(axis=1, keepdims=True), state
+
+    def sample(self, rng: np.random.Generator, max_tokens: int = 30, prompt=()):
+        """Free-running sampling: every generated token is fed back as the next input.
+
+        Starts from the zero state, feeds <s> then the prompt's ids, then repeats: take the
+        probabilities p (float64, shape (V,)) of the next token from ``self.step``, draw
+        ``idx = int(rng.choice(V, p=p / p.sum()))`` (exactly this call, so a seed gives the
+        same sentence as lmcore.lm.generate), stop at </s> or after max_tokens tokens.
+
+        Returns:
+        - tokens: list of str, the prompt then the sampled tokens, without <s> or </s>
+        """
+        # Hint: the input of each step is the token drawn at the step before (free-running).
+        raise NotImplementedError("RNNLM.sample: write this part")
+        return out
+
+    # -- lmcore.lm.LanguageModel ---------------------------------------------------------------
+    def next_distribution(self, context):
+        """(V,) float64 probabilities of the next token after <s> + context (zero at <s>)."""
+        ids = np.array([[self.vocab.bos_id, *self.vocab.encode(context)]])
+        s, _ = self.scores(ids)
+        last = s[0, -1].astype(np.float64)
+        e = np.exp(last - last.max())
+        return e / e.sum()
+
+    def logprobs(self, sentences, batch_size: int = 32):
+        """ln p of every predicted token (each sentence's words and its </s>), every sentence
+        scored from the zero state after <s>. Returns (sum(len(s) + 1),) float64."""
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        per_sentence = [None] * len(sentences)
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            rows = [self.vocab.encode_padded(sentences[i]) for i in batch]
+            width = max(len(r) for r in rows)
+            tokens = np.full((len(rows), width), self.vocab.eos_id, dtype=np.int64)
+            for r, row in enumerate(rows):
+                tokens[r, :len(row)] = row
+            s, _ = self.scores(tokens[:, :-1])
+            s = s.astype(np.float64)
+            log_z = s.max(axis=2) + np.log(np.exp(s - s.max(axis=2, keepdims=True)).sum(axis=2))
+            y = tokens[:, 1:]
+            lp = np.take_along_axis(s, y[:, :, None], axis=2)[:, :, 0] - log_z
+            for r, i in enumerate(batch):
+                per_sentence[i] = lp[r, :len(rows[r]) - 1]
+        if not per_sentence:
+            return np.zeros(0)
+        return np.concatenate(per_sentence).astype(np.float64)
+
+
+# -- truncated BPTT over a stream -------------------------------------------------------------
+def truncated_bptt(model: RNNLM, ids, N: int, T: int):
+    """Loss and gradients of each chunk of a stream, in order (truncated BPTT).
+
+    The stream is cut by ``lmcore.batching.bptt_batches(ids, N, T)``. Each chunk starts from
+    the state the previous chunk ended in (row r continues row r), so the model reads the text
+    as one long sequence; but each chunk's gradients come from that chunk alone (nothing is
+    backpropagated into, or accumulated from, earlier chunks). The first chunk starts from zeros.
+
+    Inputs:
+    - model: RNNLM
+    - ids: (S,) int id stream from lmcore.batching.stream
+    - N: rows, T: chunk length
+
+    Yields, for each chunk, a tuple of:
+    - loss: float, the chunk's mean cross-entropy
+    - grads: dict {name: array}, the gradients of that loss alone
+    """
+    # Hint: keep the state returned by model.loss_chunk and pass it to the next call.
+    raise NotImplementedError("truncated_bptt: write this part")
+
+
+# -- the vanishing / exploding gradient measurement -------------------------------------------
+def grad_norm_vs_distance(model: RNNLM, tokens):
+    """How the gradient of the last step's loss fades (or grows) as it goes back in time.
+
+    Run the model from the zero state on inputs tokens[:, :-1] (N, T); the loss L_T is the
+    mean cross-entropy of the LAST prediction only (target tokens[:, -1]). Backpropagate it
+    step by step and record the Frobenius norm over the batch of dL_T/dh_t for t = T..1.
+
+    Inputs:
+    - model: RNNLM (rnn or lstm)
+    - tokens: (N, T + 1) int ids
+
+    Returns:
+    - norms: (T,) float64; norms[d] = ||dL_T / dh_{T-d}||, d = T - t the distance in steps
+      (norms[0] is the last hidden state's)
+    """
+    p = model.params
+    tokens = np.asarray(tokens)
+    x, target = tokens[:, :-1], tokens[:, -1:]
+    N, T = x.shape
+    # Hint: forward with the *_step_forward functions, keeping every cache; the gradient enters
+    # Hint: only at the last step; then walk back with *_step_backward, recording norms.
+    raise NotImplementedError("grad_norm_vs_distance: write this part")
+    return norms
+
+
+# -- training (provided) ------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    N: int = 32               # rows of the stream read in parallel
+    T: int = 32               # chunk length: steps of backpropagation
+    optimizer: str = "adam"   # "adam" or "sgd" (plain SGD shows clipping's effect best)
+    lr: float = 3e-3          # step size
+    max_norm: float | None = 5.0   # global-norm clipping threshold; None for no clipping
+    max_steps: int | None = None   # stop after this many chunks...
+    budget_s: float | None = None  # ...or after this many seconds (whichever comes first)
+    epochs: int = 1
+
+
+@dataclass
+class History:
+    loss: list = field(default_factory=list)        # per chunk
+    grad_norm: list = field(default_factory=list)   # per chunk, before clipping
+    seconds: float = 0.0
+    diverged_at: int | None = None                  # first non-finite step, if any
+
+
+def train(model: RNNLM, ids, config: TrainConfig) -> History:
+    """Adam (or SGD) on the chunks of truncated_bptt, clipping by global norm when config.max_norm is set.
+    Stops at the first non-finite loss or gradient (reported in History.diverged_at)."""
+    history = History()
+    m = {k: np.zeros_like(v) for k, v in model.params.items()}
+    v = {k: np.zeros_like(w) for k, w in model.params.items()}
+    beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 0
+    start = time.perf_counter()
+    for _ in range(config.epochs):
+        for loss, grads in truncated_bptt(model, ids, config.N, config.T):
+            if config.max_norm is not None:
+                grads, norm = clip_grad_norm(grads, config.max_norm)
+            else:
+                _, norm = clip_grad_norm(grads, math.inf)
+            history.loss.append(loss)
+            history.grad_norm.append(norm)
+            bad = first_nonfinite(history.loss[-1:], history.grad_norm[-1:])
+            if bad is not None:
+                history.diverged_at = len(history.loss) - 1
+                break
+            step += 1
+            for k, w in model.params.items():
+                g = grads[k]
+                if config.optimizer == "sgd":
+                    model.params[k] = w - config.lr * g
+                    continue
+                m[k] = beta1 * m[k] + (1 - beta1) * g
+                v[k] = beta2 * v[k] + (1 - beta2) * g * g
+                m_hat = m[k] / (1 - beta1 ** step)
+                v_hat = v[k] / (1 - beta2 ** step)
+                model.params[k] = w - config.lr * m_hat / (np.sqrt(v_hat) + eps)
+            elapsed = time.perf_counter() - start
+            if ((config.max_steps is not None and step >= config.max_steps)
+                    or (config.budget_s is not None and elapsed >= config.budget_s)):
+                break
+        else:
+            continue
+        break
+    history.seconds = time.perf_counter() - start
+    return history

@@ -1,0 +1,180 @@
+"""The recurrent language models of a3, rebuilt from torch's layers.
+
+Letters: minibatch N, sequence T, embedding E, hidden H, layers L, vocabulary V (``<s>``
+included: it is an input, but it is never predicted, so it gets probability 0 everywhere).
+
+Both models have the same ``forward(inputs, state) -> (logits, state)``: one training loop,
+one evaluation and one sampler serve them (makemore's lesson). ``TorchLM`` wraps either one
+as an ``lmcore.lm.LanguageModel`` so that ``lmcore.lm.perplexity`` measures it exactly as it
+measures the n-gram, window and numpy RNN models.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmcore.batching import IGNORE
+from lmcore.vocab import Vocab
+
+BOS_ID = Vocab.bos_id
+
+
+def init_weights(model: nn.Module, generator: torch.Generator, scale: float = 0.1) -> nn.Module:
+    """Draw every parameter of ``model`` from U(-scale, scale) with ``generator`` (provided).
+
+    torch's default initialisation reads the global random state; this one makes a model a
+    function of its seed. A tied weight is one parameter, so it is drawn once.
+    """
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-scale, scale, generator=generator)
+    return model
+
+
+class RNNLM(nn.Module):
+    """Embedding -> dropout -> L-layer tanh RNN -> dropout -> linear decoder to V logits.
+
+    Attributes (the names are part of the contract: weights are loaded by name):
+    - embedding: nn.Embedding(V, E)
+    - rnn: nn.RNN(E, H, num_layers=L, nonlinearity="tanh", batch_first=True), with dropout
+      between its layers when L > 1
+    - dropout: nn.Dropout(dropout), applied to the embeddings and to the RNN's outputs
+    - decoder: nn.Linear(H, V); with ``tie_weights`` its weight IS ``embedding.weight``
+      (Press & Wolf, 2017), which needs E == H
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int = 64, hidden_dim: int = 64,
+                 num_layers: int = 1, dropout: float = 0.0, tie_weights: bool = False):
+        super().__init__()
+        self.vocab_size, self.hidden_dim, self.num_layers = vocab_size, hidden_dim, num_layers
+        # Hint: nn.RNN's own dropout acts between layers only; pass it only when num_layers > 1.
+        # Hint: tie by assignment: self.decoder.weight = self.embedding.weight
+        raise NotImplementedError("RNNLM.__init__: write this part")
+
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):
+        """Logits of the next token at every position, and the state after the last one.
+
+        Inputs:
+        - inputs: (N, T) int64 token ids
+        - state: (L, N, H) hidden state to start from, or None for zeros
+
+        Returns a tuple of:
+        - logits: (N, T, V) unnormalised scores (``<s>`` included; the loss masks it)
+        - state: (L, N, H) the hidden state after step T (attached to the graph: the
+          training loop decides when to detach it)
+        """
+        raise NotImplementedError("RNNLM.forward: write this part")
+
+
+class LSTMLM(nn.Module):
+    """Embedding -> dropout -> L-layer LSTM -> dropout -> linear decoder to V logits.
+
+    The same as ``RNNLM`` with ``rnn = nn.LSTM(E, H, num_layers=L, batch_first=True)``; its
+    state is the pair ``(h, c)``. torch orders the gate blocks of ``weight_ih_l0`` as
+    (i, f, g, o); a3's ``lstm_to_torch`` converts from the lecture's (i, f, o, g).
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int = 64, hidden_dim: int = 64,
+                 num_layers: int = 1, dropout: float = 0.0, tie_weights: bool = False):
+        super().__init__()
+        self.vocab_size, self.hidden_dim, self.num_layers = vocab_size, hidden_dim, num_layers
+        # Hint: the same four layers as RNNLM, with nn.LSTM in place of nn.RNN.
+        raise NotImplementedError("LSTMLM.__init__: write this part")
+
+    def forward(self, inputs: torch.Tensor,
+                state: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """Logits of the next token at every position, and the state after the last one.
+
+        Inputs:
+        - inputs: (N, T) int64 token ids
+        - state: a pair (h, c), each (L, N, H), or None for zeros
+
+        Returns a tuple of:
+        - logits: (N, T, V)
+        - state: the pair (h, c) after step T, each (L, N, H)
+        """
+        raise NotImplementedError("LSTMLM.forward: write this part")
+
+
+def prediction_log_softmax(logits: torch.Tensor, bos_id: int = BOS_ID) -> torch.Tensor:
+    """Log-probabilities over the prediction space: ``<s>`` gets -inf, the rest sum to one.
+
+    Inputs:
+    - logits: (..., V) scores
+    - bos_id: the id of ``<s>``
+
+    Returns:
+    - logp: (..., V), ``logp[..., bos_id] == -inf`` and ``logp.exp().sum(-1) == 1``
+    """
+    # Hint: masked_fill (out of place) a -inf into the <s> column, then F.log_softmax.
+    raise NotImplementedError("prediction_log_softmax: write this part")
+
+
+def sentence_batch(sentences: Sequence[Sequence[str]], vocab: Vocab):
+    """Teacher-forcing inputs and targets for scoring whole sentences, each from ``<s>``.
+
+    Sentence k, padded as ``<s> w_1 .. w_n </s>``, gives the inputs ``<s> w_1 .. w_n`` and
+    the targets ``w_1 .. w_n </s>`` (the inputs shifted by one): its n + 1 predicted tokens.
+    Rows shorter than the longest are padded with 0 in x and ``IGNORE`` in y.
+    Out-of-vocabulary tokens become ``<unk>``.
+
+    Inputs:
+    - sentences: N lists of tokens (raw, no padding)
+    - vocab: Vocab
+
+    Returns a tuple of:
+    - x: (N, W) int64 input ids, W = the longest sentence's length + 1
+    - y: (N, W) int64 target ids, ``IGNORE`` after each sentence's ``</s>``
+    """
+    # Hint: vocab.encode_padded(sentence) gives [<s>, w_1, .., w_n, </s>].
+    raise NotImplementedError("sentence_batch: write this part")
+
+
+class TorchLM:
+    """Any model with ``forward(inputs, state) -> (logits, state)`` as an
+    ``lmcore.lm.LanguageModel`` (provided).
+
+    Every sentence is scored from the zero state after ``<s>``, as the n-gram, window and
+    numpy RNN models score it, so ``lmcore.lm.perplexity`` compares them all on the same
+    predicted tokens.
+    """
+
+    def __init__(self, model: nn.Module, vocab: Vocab, device: str | torch.device = "cpu",
+                 batch_size: int = 64):
+        self.model, self.vocab, self.batch_size = model, vocab, batch_size
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def logprobs(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """ln p of each sentence's words and its ``</s>``, in order: (sum(len(s) + 1),)."""
+        self.model.eval()
+        # Sorting by length keeps the padding, and so the wasted work, small.
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        out: list[np.ndarray | None] = [None] * len(sentences)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            x, y = sentence_batch([sentences[i] for i in batch], self.vocab)
+            x, y = x.to(self.device), y.to(self.device)
+            logits, _ = self.model(x, None)
+            logp = prediction_log_softmax(logits.double(), self.vocab.bos_id)
+            keep = y != IGNORE
+            picked = logp.gather(2, y.clamp(min=0).unsqueeze(2)).squeeze(2).cpu().numpy()
+            for r, i in enumerate(batch):
+                out[i] = picked[r][keep[r].cpu().numpy()]
+        if not out:
+            return np.zeros(0)
+        return np.concatenate(out).astype(np.float64)
+
+    @torch.no_grad()
+    def next_distribution(self, context: Sequence[str]) -> np.ndarray:
+        """(V,) probabilities of the token after ``<s> + context``; 0 at ``<s>``."""
+        self.model.eval()
+        ids = [self.vocab.bos_id, *self.vocab.encode(context)]
+        x = torch.tensor([ids], dtype=torch.int64, device=self.device)
+        logits, _ = self.model(x, None)
+        p = prediction_log_softmax(logits[0, -1].double(), self.vocab.bos_id).exp()
+        return p.cpu().numpy()
