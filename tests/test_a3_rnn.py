@@ -200,11 +200,34 @@ def test_language_model_interface_and_sampling():
     assert isinstance(model, LanguageModel)
     p = model.next_distribution(["the"])
     assert p[vocab.bos_id] == 0 and p.sum() == pytest.approx(1.0, abs=1e-12)
-    lp = model.logprobs(SENTS)
-    assert lp.shape == (sum(len(s) + 1 for s in SENTS),)
-    assert lp[0] == pytest.approx(math.log(model.next_distribution([])[vocab["the"]]), rel=1e-12)
+    # generation reads one sentence from the zero state after start_id
+    state = model.initial_state(1)
+    for idx in (model.start_id, vocab["the"]):
+        q, state = model.step(np.array([idx]), state)
+    assert np.allclose(p, q[0], rtol=1e-12, atol=0)
     for seed in range(3):
         assert model.sample(np.random.default_rng(seed)) == generate(model, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_logprobs_read_the_sentences_as_one_stream(cell):
+    model, vocab = small_model(cell, seed=5)
+    lp = model.logprobs(SENTS)
+    ids = stream(SENTS, vocab)
+    assert lp.shape == (sum(len(s) + 1 for s in SENTS),) == (len(ids) - 1,)
+    # one step at a time, <s> read once and the state carried across every sentence boundary
+    state, stepped = model.initial_state(1), []
+    for prev, nxt in zip(ids[:-1], ids[1:]):
+        q, state = model.step(np.array([prev]), state)
+        stepped.append(math.log(q[0, nxt]))
+    assert np.allclose(lp, stepped, rtol=1e-12, atol=0)
+    # the chunk length is an implementation detail; the mean is the teacher-forcing loss
+    assert np.allclose(model.logprobs(SENTS, chunk=2), lp, rtol=1e-12, atol=0)
+    assert -lp.mean() == pytest.approx(model.loss(ids[None, :])[0], rel=1e-12)
+    # the second sentence is read after the first: its values differ from reading it alone
+    first = len(SENTS[0]) + 1
+    assert not np.allclose(lp[first:], model.logprobs(SENTS[1:]))
+    assert model.logprobs([]).shape == (0,) and model.logprobs([[]]).shape == (1,)
 
 
 def test_gradient_vanishes_for_rnn_and_explodes_with_large_recurrent_weights():

@@ -254,23 +254,37 @@ def test_detached_state_stops_gradients_at_the_chunk(ref):
     assert not out["grad_reached_earlier_chunk"]
 
 
-def test_language_model_adapter_is_a_distribution(ref):
+def test_language_model_adapter_reads_one_stream(ref):
     sentences = [s.split() for s in ("to be or not to be", "the rest is silence", "to be")]
     vocab = Vocab.build(sentences, min_count=1)
-    model = ref.models.init_weights(ref.models.RNNLM(len(vocab), 6, 6).double(),
-                                    torch.Generator().manual_seed(5), scale=0.5)
-    lm = ref.models.TorchLM(model, vocab, batch_size=2)
-    lp = lm.logprobs(sentences)
-    assert lp.shape == (sum(len(s) + 1 for s in sentences),)
-    # the chain rule: logprobs agree with next_distribution token by token
-    k = 0
-    for s in sentences:
-        for i, tok in enumerate(s + ["</s>"]):
-            p = lm.next_distribution(s[:i])
-            assert p[vocab.bos_id] == 0 and p.sum() == pytest.approx(1, abs=1e-12)
-            assert lp[k] == pytest.approx(math.log(p[vocab[tok]]), rel=1e-9)
-            k += 1
-    assert perplexity(lm, sentences) == pytest.approx(math.exp(-lp.mean()))
+    for cls in (ref.models.RNNLM, ref.models.LSTMLM):
+        model = ref.models.init_weights(cls(len(vocab), 6, 6).double(),
+                                        torch.Generator().manual_seed(5), scale=0.5)
+        lm = ref.models.TorchLM(model, vocab, chunk=4)
+        lp = lm.logprobs(sentences)
+        ids = stream(sentences, vocab)
+        assert lp.shape == (sum(len(s) + 1 for s in sentences),) == (len(ids) - 1,)
+        # the whole list is one stream, read in one pass from the zero state (<s> never predicted)
+        with torch.no_grad():
+            logits, _ = model(torch.from_numpy(ids[None, :-1]), None)
+        whole = ref.models.prediction_log_softmax(logits[0], vocab.bos_id)
+        assert np.allclose(lp, whole[torch.arange(len(lp)), torch.from_numpy(ids[1:])].numpy(),
+                           rtol=1e-12, atol=0)
+        assert np.allclose(ref.models.TorchLM(model, vocab, chunk=100).logprobs(sentences), lp,
+                           rtol=1e-12, atol=0)
+        # a sentence after the first is read with the state the sentences before it left
+        first = len(sentences[0]) + 1
+        assert not np.allclose(lp[first:], lm.logprobs(sentences[1:]))
+        # the chain rule holds for a stream's first sentence: next_distribution reads
+        # <s> + context from the zero state
+        for s in sentences:
+            one = lm.logprobs([s])
+            for i, tok in enumerate(s + ["</s>"]):
+                p = lm.next_distribution(s[:i])
+                assert p[vocab.bos_id] == 0 and p.sum() == pytest.approx(1, abs=1e-12)
+                assert one[i] == pytest.approx(math.log(p[vocab[tok]]), rel=1e-9)
+        assert perplexity(lm, sentences) == pytest.approx(math.exp(-lp.mean()))
+        assert lm.logprobs([]).shape == (0,) and lm.logprobs([[]]).shape == (1,)
 
 
 def test_sampling_is_reproducible_and_tempered(ref):

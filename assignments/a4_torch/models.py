@@ -5,8 +5,8 @@ included: it is an input, but it is never predicted, so it gets probability 0 ev
 
 Both models have the same ``forward(inputs, state) -> (logits, state)``: one training loop,
 one evaluation and one sampler serve them (makemore's lesson). ``TorchLM`` wraps either one
-as an ``lmcore.lm.LanguageModel`` so that ``lmcore.lm.perplexity`` measures it exactly as it
-measures the n-gram, window and numpy RNN models.
+as an ``lmcore.lm.LanguageModel`` so that ``lmcore.lm.perplexity`` measures it on exactly the
+tokens it measures the n-gram, window and numpy RNN models on.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmcore.batching import IGNORE
+from lmcore.batching import IGNORE, bptt_batches, n_predicted, stream
 from lmcore.vocab import Vocab
 
 BOS_ID = Vocab.bos_id
@@ -115,7 +115,9 @@ def prediction_log_softmax(logits: torch.Tensor, bos_id: int = BOS_ID) -> torch.
 
 
 def sentence_batch(sentences: Sequence[Sequence[str]], vocab: Vocab):
-    """Teacher-forcing inputs and targets for scoring whole sentences, each from ``<s>``.
+    """Teacher-forcing inputs and targets for reading sentences each on its own, from ``<s>``
+    (``TorchLM.next_distribution`` reads its context this way; a stream is read instead by
+    ``lmcore.batching.bptt_batches``).
 
     Sentence k, padded as ``<s> w_1 .. w_n </s>``, gives the inputs ``<s> w_1 .. w_n`` and
     the targets ``w_1 .. w_n </s>`` (the inputs shifted by one): its n + 1 predicted tokens.
@@ -138,43 +140,50 @@ class TorchLM:
     """Any model with ``forward(inputs, state) -> (logits, state)`` as an
     ``lmcore.lm.LanguageModel`` (provided).
 
-    Every sentence is scored from the zero state after ``<s>``, as the n-gram, window and
-    numpy RNN models score it, so ``lmcore.lm.perplexity`` compares them all on the same
-    predicted tokens.
+    ``logprobs`` reads the sentences as ONE stream, exactly as training reads text
+    (``lmcore.batching.stream``: ``<s>`` once at the very start, never predicted, then each
+    sentence's ids and its ``</s>``), the state carried across sentence boundaries. Training
+    and evaluation then see the same kind of context: a model trained on a stream has never
+    started a sentence from a zero state, and scoring it that way costs a lot (about 170
+    times the perplexity for the numpy RNN of a3). The predicted tokens are exactly those of
+    the n-gram and window models (each word and each ``</s>`` once, ``<s>`` never), so
+    ``lmcore.lm.perplexity`` compares them all; each model uses the context it can.
+
+    ``next_distribution`` (generation) reads one sentence on its own, from the zero state
+    after ``<s>``: the first sentence of a stream, as ``generate.generate`` reads it.
     """
 
     def __init__(self, model: nn.Module, vocab: Vocab, device: str | torch.device = "cpu",
-                 batch_size: int = 64):
-        self.model, self.vocab, self.batch_size = model, vocab, batch_size
+                 chunk: int = 256):
+        self.model, self.vocab, self.chunk = model, vocab, chunk
         self.device = torch.device(device)
 
     @torch.no_grad()
     def logprobs(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
-        """ln p of each sentence's words and its ``</s>``, in order: (sum(len(s) + 1),)."""
+        """ln p of each sentence's words and its ``</s>``, in order: (sum(len(s) + 1),),
+        the sentences read as one stream, ``self.chunk`` steps at a time."""
         self.model.eval()
-        # Sorting by length keeps the padding, and so the wasted work, small.
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-        out: list[np.ndarray | None] = [None] * len(sentences)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            x, y = sentence_batch([sentences[i] for i in batch], self.vocab)
-            x, y = x.to(self.device), y.to(self.device)
-            logits, _ = self.model(x, None)
-            logp = prediction_log_softmax(logits.double(), self.vocab.bos_id)
-            keep = y != IGNORE
-            picked = logp.gather(2, y.clamp(min=0).unsqueeze(2)).squeeze(2).cpu().numpy()
-            for r, i in enumerate(batch):
-                out[i] = picked[r][keep[r].cpu().numpy()]
-        if not out:
-            return np.zeros(0)
-        return np.concatenate(out).astype(np.float64)
+        ids = stream(sentences, self.vocab)
+        out = np.zeros(n_predicted(ids))
+        if len(out) == 0:
+            return out
+        state, k = None, 0
+        for x, y in bptt_batches(ids, 1, self.chunk):   # one row: the state runs through it all
+            x = torch.from_numpy(x).to(self.device)
+            y = torch.from_numpy(y).to(self.device)
+            logits, state = self.model(x, state)
+            logp = prediction_log_softmax(logits[0].double(), self.vocab.bos_id)   # (T', V)
+            picked = logp.gather(1, y[0].unsqueeze(1)).squeeze(1)
+            out[k:k + len(picked)] = picked.cpu().numpy()
+            k += len(picked)
+        return out
 
     @torch.no_grad()
     def next_distribution(self, context: Sequence[str]) -> np.ndarray:
-        """(V,) probabilities of the token after ``<s> + context``; 0 at ``<s>``."""
+        """(V,) probabilities of the token after ``<s> + context`` from the zero state;
+        0 at ``<s>``."""
         self.model.eval()
-        ids = [self.vocab.bos_id, *self.vocab.encode(context)]
-        x = torch.tensor([ids], dtype=torch.int64, device=self.device)
-        logits, _ = self.model(x, None)
+        x, _ = sentence_batch([context], self.vocab)   # x: <s> + context
+        logits, _ = self.model(x.to(self.device), None)
         p = prediction_log_softmax(logits[0, -1].double(), self.vocab.bos_id).exp()
         return p.cpu().numpy()

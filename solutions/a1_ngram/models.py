@@ -65,7 +65,7 @@ class NgramLM(NgramModelBase):
         out = list(prompt)
         for _ in range(max_tokens):
             p = self.distribution(out)
-            idx = int(rng.choice(len(p), p=p / p.sum()))
+            idx = int(rng.choice(len(p), p=p / p.sum()))  # leak-check: public (lmcore.lm.generate)
             token = self.vocab.token(idx)
             if token == EOS:
                 break

@@ -21,14 +21,18 @@ TANH_PREACT = H(lambda e, a: np.allclose(
     a["db"], (e["dnext_h"] * (1 - np.arctanh(e["next_h"]) ** 2)).sum(axis=0), rtol=1e-6),
     "your gradient uses 1 - a^2 with a the pre-activation; tanh'(a) = 1 - tanh(a)^2 = "
     "1 - next_h^2 (use the output you cached)")
-NO_CARRY = H(lambda e, a: _ok(a["dx"][:, -1], e["dx"][:, -1]) and not _ok(a["dx"][:, 0], e["dx"][:, 0]),
+NO_CARRY = H(lambda e, a: (_ok(a["dx"][:, -1], e["dx"][:, -1])
+                          and not _ok(a["dx"][:, 0], e["dx"][:, 0])),
              "the last timestep's gradients are right but earlier ones are wrong: did you add the "
              "gradient flowing back from step t+1 (dprev_h) to the upstream dh[:, t]?")
-MASK_IGNORED = H(lambda e, a: np.abs(np.asarray(a["dx"])[np.all(np.asarray(e["dx"]) == 0, axis=-1)]).max() > 0,
+MASK_IGNORED = H(lambda e, a: np.abs(np.asarray(a["dx"])[
+                     np.all(np.asarray(e["dx"]) == 0, axis=-1)]).max() > 0,
                  "masked positions received a gradient (or counted in the loss): multiply by the "
                  "mask and divide by the number of unmasked tokens, not by N*T")
 MASK_COUNT = H(lambda e, a: np.isclose(a["loss"] * a["all_tokens"], e["loss"] * e["unmasked"]),
                "the loss is divided by N*T: average over the unmasked tokens only")
+
+
 def _lstm_forward_wrong(e, a):
     if "ours" in a:                       # a torch comparison: the student's values vs torch's
         e, a = a["torch"], a["ours"]
@@ -76,7 +80,8 @@ DIRECTION = H(_direction_changed, "entries of the same gradient were scaled by d
               "multiplies every entry by the same min(1, max_norm / (norm + 1e-6))")
 RESCALED = H(_rescaled_up, "gradients whose norm is already below max_norm must be returned "
              "unchanged: the scale is min(1, max_norm / (norm + 1e-6)), never above 1")
-NOT_CARRIED = H(lambda e, a: _ok(a["losses"][0], e["losses"][0]) and not _ok(a["losses"][1:], e["losses"][1:]),
+NOT_CARRIED = H(lambda e, a: (_ok(a["losses"][0], e["losses"][0])
+                             and not _ok(a["losses"][1:], e["losses"][1:])),
                 "the first chunk's loss is right but later ones are wrong: carry the hidden state "
                 "from the end of one chunk into the next (model.loss_chunk returns it)")
 LEAKED = H(lambda e, a: max(a["outside_chunk_grad"]) > 0,
@@ -167,10 +172,13 @@ def interface_self():
             return False, "next_distribution gives <s> a nonzero probability; <s> is never predicted"
         if np.abs(d.sum(axis=1) - 1).max() > 1e-9:
             return False, f"next_distribution sums to {d.sum(axis=1)}, not 1"
-        lp = np.asarray(a["logprobs"])[:len(a["first_sentence"])]
-        if not np.allclose(lp, a["first_sentence"], rtol=1e-9):
-            return False, ("logprobs of the first sentence disagree with ln next_distribution: "
-                           f"{lp} vs {a['first_sentence']}")
+        lp, stepped = np.asarray(a["logprobs"]), np.asarray(a["stream_stepped"])
+        if lp.shape != stepped.shape or not np.allclose(lp, stepped, rtol=1e-9):
+            return False, ("logprobs disagree with the stream read one step at a time "
+                           f"(<s> once, the state carried across sentences): {lp} vs {stepped}")
+        if not np.allclose(d[2], a["after_context_stepped"], rtol=1e-9, atol=1e-12):
+            return False, ("next_distribution(['the', 'cat']) disagrees with model.step fed "
+                           "start_id, 'the', 'cat' from the zero state")
         return True, ""
     return J.check(pred)
 
@@ -192,41 +200,41 @@ NORMS_HINT = H(lambda e, a: True, "norms[d] is ||dL_T/dh_{T-d}||: start from the
                "last step's loss alone and apply *_step_backward d times, keeping every cache")
 
 TESTS = [
-    public("rnn_step.forward", part="rnn_step_forward", points=2, scenario="rnn_step", seed=1,
+    public("rnn_step.forward", part="rnn_step_forward/backward", points=2, scenario="rnn_step", seed=1,
            judge=close_keys(("next_h",)), description="rnn_step_forward matches the reference"),
-    public("rnn_step.backward", part="rnn_step_backward", points=3, scenario="rnn_step", seed=1,
+    public("rnn_step.backward", part="rnn_step_forward/backward", points=3, scenario="rnn_step", seed=1,
            judge=grads_close(RNN_STEP_KEYS, hints=[TANH_PREACT]),
            description="rnn_step_backward's five gradients match the reference; inputs untouched"),
-    public("rnn_step.gradcheck", part="rnn_step_backward", points=2, scenario="rnn_step_gradcheck",
+    public("rnn_step.gradcheck", part="rnn_step_forward/backward", points=2, scenario="rnn_step_gradcheck",
            seed=2, needs_reference=False, judge=J.gradcheck(1e-7),
            description="rnn_step_backward agrees with a numerical gradient of your forward"),
-    public("rnn_sequence.forward", part="rnn_forward", points=2, scenario="rnn_sequence", seed=3,
+    public("rnn_sequence.forward", part="rnn_forward/backward", points=2, scenario="rnn_sequence", seed=3,
            judge=close_keys(("h",)), description="rnn_forward matches the reference"),
-    public("rnn_sequence.backward", part="rnn_backward", points=4, scenario="rnn_sequence", seed=3,
+    public("rnn_sequence.backward", part="rnn_forward/backward", points=4, scenario="rnn_sequence", seed=3,
            judge=grads_close(RNN_SEQ_KEYS, hints=[NO_CARRY]),
            description="BPTT over the whole sequence matches the reference"),
-    public("rnn_sequence.gradcheck", part="rnn_backward", points=3,
+    public("rnn_sequence.gradcheck", part="rnn_forward/backward", points=3,
            scenario="rnn_sequence_gradcheck", seed=4, needs_reference=False,
            judge=J.gradcheck(1e-6), description="rnn_backward agrees with a numerical gradient"),
-    public("embedding.forward_backward", part="word_embedding", points=2, scenario="embedding",
+    public("embedding.forward_backward", part="word_embedding_forward/backward", points=2, scenario="embedding",
            seed=5, judge=grads_close(("out", "dW")),
            description="embedding lookup and its gradient (repeated ids add up)"),
-    public("temporal_affine.forward_backward", part="temporal_affine", points=2,
+    public("temporal_affine.forward_backward", part="temporal_affine_forward/backward", points=2,
            scenario="temporal_affine", seed=6, judge=grads_close(("out", "dx", "dw", "db")),
            description="temporal affine forward and backward"),
-    public("layers.gradcheck", part="temporal layers", points=2, scenario="layers_gradcheck",
+    public("layers.gradcheck", part="temporal layers (gradient check)", points=2, scenario="layers_gradcheck",
            seed=7, needs_reference=False, judge=J.gradcheck(1e-7),
            description="affine, embedding and softmax-loss gradients agree with numerical ones"),
     public("softmax_loss.masked", part="temporal_softmax_loss", points=3, scenario="softmax_loss",
            seed=8, judge=grads_close(("loss", "dx"), hints=[MASK_IGNORED, MASK_COUNT]),
            description="masked softmax loss averaged over the unmasked tokens, and its gradient"),
-    public("lstm_step.forward", part="lstm_step_forward", points=2, scenario="lstm_step", seed=9,
+    public("lstm_step.forward", part="lstm_step_forward/backward", points=2, scenario="lstm_step", seed=9,
            judge=close_keys(("next_h", "next_c"), hints=[GATE_ORDER]),
            description="lstm_step_forward matches the reference (gate order i, f, o, g)"),
-    public("lstm_step.backward", part="lstm_step_backward", points=3, scenario="lstm_step", seed=9,
+    public("lstm_step.backward", part="lstm_step_forward/backward", points=3, scenario="lstm_step", seed=9,
            judge=grads_close(LSTM_STEP_KEYS, hints=[GATE_ORDER]),
            description="lstm_step_backward matches the reference"),
-    public("lstm_step.gradcheck", part="lstm_step_backward", points=2,
+    public("lstm_step.gradcheck", part="lstm_step_forward/backward", points=2,
            scenario="lstm_step_gradcheck", seed=10, needs_reference=False,
            judge=J.gradcheck(1e-6), description="lstm_step_backward agrees with a numerical gradient"),
     public("lstm_sequence.forward_backward", part="lstm_forward/backward", points=3,
@@ -275,9 +283,9 @@ TESTS = [
     public("sampling.seeded", part="RNNLM.sample", points=2, scenario="sampling", seed=25,
            judge=J.all_of(close_keys(("samples",)), samples_consistent()),
            description="free-running sampling, reproducible from the seed"),
-    public("interface.lm", part="LanguageModel", points=1, scenario="interface", seed=26,
+    public("interface.lm", part="LanguageModel interface", points=1, scenario="interface", seed=26,
            needs_reference=False, judge=interface_self(),
-           description="next_distribution sums to one, <s> gets 0, logprobs agree with it"),
+           description="next_distribution sums to one, <s> gets 0; logprobs read one stream"),
     public("grad_distance.rnn", part="grad_norm_vs_distance", points=2, scenario="grad_distance",
            seed=27, params={"cell": "rnn"}, judge=close_keys(("norms",), hints=[NORMS_HINT]),
            description="||dL_T/dh_t|| against the distance T - t for the RNN"),

@@ -189,8 +189,8 @@ def sentence_batch_case(sub, rng, corpus="farm", k=4, oov=True, empty=False):
 
 
 def language_model(sub, rng, cell="lstm", corpus="verse", E=8, H=8):
-    """TorchLM (provided) around the student's model: logprobs of whole sentences, the
-    perplexity, and next_distribution after a context (float64)."""
+    """TorchLM (provided) around the student's model: logprobs of four sentences read as one
+    stream, their perplexity, and next_distribution after a context (float64)."""
     _setup(rng)
     sentences = _sentences(corpus)
     vocab = Vocab.build(sentences, min_count=2)
