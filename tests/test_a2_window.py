@@ -1,91 +1,25 @@
 """Assignment 2 (window LM): the reference, its suites, its examples and its notebook.
 
-The suite harness here runs scenarios in this process (the reference and an example loaded
-side by side under different package names) and judges them with the suite's judges, so the
-examples' manifests are checked without the sandboxed engine; ``python -m autograder verify
-a2`` checks the same manifests through the real worker.
+Every example's manifest is checked through the real sandboxed engine by tests/test_verify.py;
+here each classic-bug example is graded in-process (tests/harness.py) on the one test its hint
+belongs to, to check that the feedback names the bug.
 """
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 import json
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import assignments as asg
-from autograder.examples import list_examples, materialize
-from autograder.outputs import read_outputs, write_outputs
 from autograder.suite import load_tests
+from harness import assert_hint, load_package
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "a2_window"
 A2 = asg.get("a2_window")
-_loaded: dict[str, str] = {}
-
-
-# -- in-process harness -------------------------------------------------------------------------
-class _Sub:
-    """``sub.layers`` imports the graded module lazily, as the engine's worker does."""
-
-    def __init__(self, package: str):
-        self._package = package
-
-    def __getattr__(self, name):
-        return importlib.import_module(f"{self._package}.{name}")
-
-
-def load_package(folder: Path, alias: str) -> _Sub:
-    """Import ``folder`` (a copy of a2_window) as the package ``alias``."""
-    if alias not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            alias, folder / "__init__.py", submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[alias] = module
-        spec.loader.exec_module(module)
-    return _Sub(alias)
-
-
-def _plain(value, tmp: Path):
-    """Round-trip through the engine's output files, so the judges see what they would."""
-    folder = Path(tempfile.mkdtemp(dir=tmp))
-    write_outputs(value, folder)
-    return read_outputs(folder)
-
-
-def run_test(test, reference: _Sub, sub: _Sub, tmp: Path) -> float:
-    from autograder.suites.a2_window import scenarios
-
-    def outputs(package):
-        fn = getattr(scenarios, test.scenario)
-        with np.errstate(all="ignore"):
-            return _plain(fn(package, np.random.default_rng(test.seed), **test.params), tmp)
-
-    expected = outputs(reference) if test.needs_reference else None
-    try:
-        actual = outputs(sub)
-    except Exception as err:  # a crash costs the test, as in the worker
-        return 0.0, f"{type(err).__name__}: {err}"
-    verdict = test.judge(expected, actual)
-    return verdict.score * test.points, verdict.feedback()
-
-
-def grade_folder(folder: Path, alias: str, tmp: Path, tests=None) -> dict:
-    reference = load_package(SOLUTION, "a2_window_reference")
-    sub = load_package(folder, alias)
-    return {t.name: run_test(t, reference, sub, tmp) for t in (tests or load_tests(A2.name))}
-
-
-def _example_folder(example, tmp: Path) -> Path:
-    dest = tmp / f"ex_{example.name}"
-    materialize(example, A2, dest)
-    (dest / "__init__.py").write_text((SOLUTION / "__init__.py").read_text())
-    return dest
 
 
 # -- the suite's shape --------------------------------------------------------------------------
@@ -106,36 +40,20 @@ def test_graded_files_exist_in_the_solution():
         assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, name
 
 
-# -- examples: each loses exactly the points its manifest says ---------------------------------
-# Hostile submissions (examples/hostile) need the sandbox: `verify` runs them, not this harness.
-EXAMPLES = [e for e in list_examples(A2) if e.folder.parent.name == A2.name]
+# -- examples: the classic bugs' feedback names them -----------------------------------------------
+HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
+    "embedding_overwrite": ("embedding.gradcheck", "np.add.at"),
+    "softmax_no_max": ("softmax_loss.overflow", "maximum"),
+    "tanh_preactivation": ("tanh.gradcheck", "pre-activation"),
+    "bias_not_summed": ("affine.forward_backward", "sum(axis=0)"),
+    "window_reversed": ("concat.forward_backward", "reverse order"),
+}
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
-def test_example_scores_match_manifest(example, tmp_path):
-    folder = _example_folder(example, tmp_path)
-    scores = grade_folder(folder, f"a2_window_ex_{example.name}", tmp_path)
-    tests = {t.name: t for t in load_tests(A2.name)}
-    wrong = {name: (round(got, 6), example.expected_score(name, tests[name].points), fb)
-             for name, (got, fb) in scores.items()
-             if abs(got - example.expected_score(name, tests[name].points)) > 1e-9}
-    assert not wrong, f"{example.name}: tests scored other than the manifest says: {wrong}"
-
-
-def test_bug_hints_name_the_bug(tmp_path):
-    """The hints recognise each classic bug and say so."""
-    expect = {"embedding_overwrite": ("embedding.gradcheck", "np.add.at"),
-              "softmax_no_max": ("softmax_loss.overflow", "maximum"),
-              "tanh_preactivation": ("tanh.gradcheck", "pre-activation"),
-              "bias_not_summed": ("affine.forward_backward", "sum(axis=0)"),
-              "window_reversed": ("concat.forward_backward", "reverse order")}
-    by_name = {e.name: e for e in EXAMPLES}
-    tests = {t.name: t for t in load_tests(A2.name)}
-    for name, (test_name, phrase) in expect.items():
-        folder = _example_folder(by_name[name], tmp_path)
-        scores = grade_folder(folder, f"a2_window_hint_{name}", tmp_path, [tests[test_name]])
-        score, feedback = scores[test_name]
-        assert score < tests[test_name].points and phrase in feedback, (name, feedback)
+@pytest.mark.parametrize("example", sorted(HINTS))
+def test_bug_hints_name_the_bug(example, tmp_path):
+    test_name, phrase = HINTS[example]
+    assert_hint(A2, example, test_name, phrase, tmp_path)
 
 
 # -- unit tests of the reference ------------------------------------------------------------------

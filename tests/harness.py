@@ -1,0 +1,156 @@
+"""In-process grading for the kit's own tests: the engine's pieces without the sandbox.
+
+``python -m autograder verify`` (tests/test_verify.py) proves that every example gets exactly
+its manifest's points through the real sandboxed worker; that takes minutes. The assignment
+tests only need to ask "does this example fail *this* test, and does its feedback name the
+bug?", for one or two tests at a time. This harness answers that in milliseconds with the
+engine's own steps, in order:
+
+  examples.materialize -> load.load_submission -> load.stage     (what a student submitted)
+  worker._run_scenario  (seeding, lazy ``sub.<module>``, outputs written as files, errors)
+  outputs.read_outputs -> judge.judge_run                        (what the parent decides)
+
+What it leaves out is what needs a process of its own: no fork, no resource limits, no
+timeout, no tamper snapshot. Hostile examples belong to ``verify``, not here.
+
+The worker imports the submission under the assignment's own package name (``a1_ngram``);
+here the reference and a submission take turns under that name: ``_imported_as`` puts the
+staged package first on sys.path for one scenario and restores whatever was imported under
+that name before (the test files import the reference that way for their unit tests).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from autograder.assignments import Assignment
+from autograder.examples import list_examples, materialize
+from autograder.judge import TestResult, judge_run
+from autograder.load import load_submission, reference_submission, stage
+from autograder.outputs import read_outputs
+from autograder.run import TestRun
+from autograder.suite import Test, load_tests
+from autograder.worker import ERROR_FILE, Submission, _run_scenario
+
+# (assignment, test spec) -> the reference's outputs; the reference does not change in a run
+_EXPECTED: dict[tuple[str, str], Any] = {}
+
+
+def load_package(folder: Path, alias: str) -> Submission:
+    """Import ``folder`` (a copy of an assignment package) as the package ``alias`` and return
+    it the way scenarios see a submission: ``sub.layers`` imports ``alias.layers`` lazily."""
+    if alias not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            alias, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[alias] = module
+        spec.loader.exec_module(module)
+    return Submission(alias)
+
+
+@contextlib.contextmanager
+def _imported_as(package: str, stage_dir: Path):
+    """``import <package>`` finds ``stage_dir/<package>`` inside the block, as in the worker."""
+    def ours(name: str) -> bool:
+        return name == package or name.startswith(package + ".")
+
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+    sys.path.insert(0, str(stage_dir))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(stage_dir))
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def _run(test: Test, assignment: Assignment, stage_dir: Path, tmp: Path) -> TestRun:
+    """One scenario, as the worker's child runs it, read back as the parent reads it."""
+    out = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{test.name}-"))
+    cfg = {"package": assignment.name, "stage": str(stage_dir)}
+    # the worker sends a submission's warnings to the test's log; here they would only be noise
+    with _imported_as(assignment.name, stage_dir), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _run_scenario(test.spec(), cfg, out)
+    error = out / ERROR_FILE
+    if error.exists():
+        return TestRun(test.name, "error", error=json.loads(error.read_text()))
+    return TestRun(test.name, "ok", outputs=read_outputs(out))
+
+
+def _tests(assignment: Assignment, names: list[str]) -> list[Test]:
+    by_name = {t.name: t for t in load_tests(assignment.name)}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise KeyError(f"{assignment.name} has no tests {unknown}; it has {sorted(by_name)}")
+    return [by_name[n] for n in names]
+
+
+def expected_outputs(assignment: Assignment, tests: list[Test], tmp: Path) -> dict[str, Any]:
+    """The reference's outputs for ``tests`` (None where a test needs none), computed once."""
+    key = lambda t: (assignment.name, json.dumps(t.spec(), sort_keys=True))  # noqa: E731
+    todo = [t for t in tests if t.needs_reference and key(t) not in _EXPECTED]
+    if todo:
+        ref_stage = stage(reference_submission(assignment), assignment,
+                          Path(tempfile.mkdtemp(dir=tmp, prefix="reference-")),
+                          base=assignment.solution_dir)
+        for t in todo:
+            run = _run(t, assignment, ref_stage, tmp)
+            if run.status != "ok":
+                raise AssertionError(f"the reference fails {assignment.name} test {t.name}: "
+                                     f"{run.error}")
+            _EXPECTED[key(t)] = run.outputs
+    return {t.name: _EXPECTED[key(t)] if t.needs_reference else None for t in tests}
+
+
+def grade(assignment: Assignment, path: Path, test_names: list[str],
+          tmp: Path) -> dict[str, TestResult]:
+    """Grade the submission at ``path`` (a folder or zip, as ``grade`` reads it) on the named
+    tests: test name -> the TestResult the engine would report (score, kind, feedback)."""
+    tests = _tests(assignment, test_names)
+    sub = load_submission(path, assignment)
+    if sub.fatal:
+        raise AssertionError(f"{path}: not gradable: {sub.fatal}")
+    stage_dir = stage(sub, assignment, Path(tempfile.mkdtemp(dir=tmp, prefix="stage-")))
+    expected = expected_outputs(assignment, tests, tmp)
+    return {t.name: judge_run(t, _run(t, assignment, stage_dir, tmp), expected[t.name])
+            for t in tests}
+
+
+def grade_example(assignment: Assignment, example: str, test_names: list[str],
+                  tmp: Path) -> dict[str, TestResult]:
+    """Grade examples/<assignment>/<example> on the named tests."""
+    by_name = {e.name: e for e in list_examples(assignment)}
+    if example not in by_name:
+        raise KeyError(f"no example {example!r} for {assignment.name}; have {sorted(by_name)}")
+    path = materialize(by_name[example], assignment,
+                       Path(tempfile.mkdtemp(dir=tmp, prefix=f"{example}-")))
+    return grade(assignment, path, test_names, tmp)
+
+
+def assert_hint(assignment: Assignment, example: str, test_name: str, phrase: str,
+                tmp: Path) -> TestResult:
+    """The example fails ``test_name`` by the points its manifest says, and the feedback a
+    student would read names the bug with ``phrase``."""
+    result = grade_example(assignment, example, [test_name], tmp)[test_name]
+    manifest = {e.name: e for e in list_examples(assignment)}[example]
+    want = manifest.expected_score(test_name, result.max_score)
+    assert want < result.max_score, (
+        f"{example}: its manifest expects full marks on {test_name}, so the test cannot show "
+        f"its hint; point the hint at a test the example fails")
+    assert abs(result.score - want) <= 1e-9, (
+        f"{example}: {test_name} scored {result.score}, the manifest says {want} "
+        f"({result.kind}): {result.feedback[:600]}")
+    assert phrase in result.feedback, (
+        f"{example}: the feedback of {test_name} should name the bug with {phrase!r}; it said: "
+        f"{result.feedback[:600]}")
+    return result
