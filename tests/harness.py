@@ -37,6 +37,7 @@ from autograder.load import load_submission, reference_submission, stage
 from autograder.outputs import read_outputs
 from autograder.run import TestRun
 from autograder.suite import Test, load_tests
+from autograder.verify import TOL
 from autograder.worker import ERROR_FILE, Submission, _run_scenario
 
 # (assignment, test spec) -> the reference's outputs; the reference does not change in a run
@@ -147,7 +148,7 @@ def assert_hint(assignment: Assignment, example: str, test_name: str, phrase: st
     assert want < result.max_score, (
         f"{example}: its manifest expects full marks on {test_name}, so the test cannot show "
         f"its hint; point the hint at a test the example fails")
-    assert abs(result.score - want) <= 1e-9, (
+    assert abs(result.score - want) <= TOL, (   # results round scores to 6 decimals
         f"{example}: {test_name} scored {result.score}, the manifest says {want} "
         f"({result.kind}): {result.feedback[:600]}")
     assert phrase in result.feedback, (

@@ -83,7 +83,7 @@ class MLE(NgramLM):
     def probs(self, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
         ### BEGIN SOLUTION
         c_hw, c_h = self.counts.lookup_counts(contexts, words, self.order)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # leak-check: public (numpy idiom)
             return np.where(c_h > 0, c_hw / np.maximum(c_h, 1), 1.0 / self.V)
         ### END SOLUTION
 
