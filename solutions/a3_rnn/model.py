@@ -226,9 +226,10 @@ class RNNLM:
         each sentence's ids and its ``</s>``), from the zero state, the hidden state carried
         across sentence boundaries, ``chunk`` steps at a time. Training and evaluation then
         see the same kind of context; scoring each sentence from a fresh zero state instead
-        puts the model in states it never met in training (for the vanilla RNN that cost a
-        factor of about 200 in validation perplexity). The predicted tokens are exactly the
-        n-gram models' (DESIGN's rule), so the perplexities compare.
+        puts the model in states it never met in training (a vanilla RNN trained for two
+        minutes: validation perplexity 164 read as a stream, 665 sentence by sentence from
+        ``<s>``). The predicted tokens are exactly the n-gram models' (DESIGN's rule), so the
+        perplexities compare; each model uses the context it can.
 
         Returns (sum(len(s) + 1),) float64.
         """

@@ -187,8 +187,8 @@ class TorchLM:
     (``lmcore.batching.stream``: ``<s>`` once at the very start, never predicted, then each
     sentence's ids and its ``</s>``), the state carried across sentence boundaries. Training
     and evaluation then see the same kind of context: a model trained on a stream has never
-    started a sentence from a zero state, and scoring it that way costs a lot (about 170
-    times the perplexity for the numpy RNN of a3). The predicted tokens are exactly those of
+    started a sentence from a zero state, and scoring it that way costs a lot (a factor of
+    about 4 in perplexity for a3's vanilla RNN). The predicted tokens are exactly those of
     the n-gram and window models (each word and each ``</s>`` once, ``<s>`` never), so
     ``lmcore.lm.perplexity`` compares them all; each model uses the context it can.
 
