@@ -5,8 +5,9 @@ params, seed: never expected outputs), waits for the worker's "done" line under 
 wall-clock limit, and reads the output *files* through ``outputs.read_outputs``. The line
 itself is only a wake-up call: nothing in it is trusted but a per-test nonce, so a forged
 line cannot end a later test early. While a test runs, the parent also watches the size of
-the output folder (the only host folder the worker can write) and stops a test that floods it. A timeout or a dead worker costs the
-test that was running; the worker is killed with its whole tree and restarted for the rest.
+the output folder (the only host folder the worker can write) and stops a test that floods
+it. A timeout or a dead worker costs the test that was running; the worker is killed with its
+whole tree and restarted for the rest.
 """
 from __future__ import annotations
 

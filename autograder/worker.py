@@ -150,14 +150,16 @@ def _child(cmd: dict, cfg: dict, outdir: Path) -> None:
         _set_limits(cfg, cmd["timeout"])
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        _run_scenario(cmd, cfg, outdir)
+        run_scenario(cmd, cfg, outdir)
     except BaseException:  # noqa: BLE001 - the child must always reach os._exit
         code = 3
     finally:
         os._exit(code)
 
 
-def _run_scenario(cmd: dict, cfg: dict, outdir: Path) -> None:
+def run_scenario(cmd: dict, cfg: dict, outdir: Path) -> None:
+    """Run one test's scenario in this process and leave its outputs (or error.json) in
+    ``outdir``. The forked child calls it; so does the kit's in-process test harness."""
     from autograder.outputs import write_outputs
     import numpy as np
 
@@ -245,7 +247,7 @@ def _kill_leftovers(pid: int, cfg: dict) -> None:
 
 def _run_inline(cmd: dict, cfg: dict, outdir: Path) -> tuple[str, int]:
     """No fork (Windows): run the test in this process; a crash ends the worker."""
-    _run_scenario(cmd, cfg, outdir)
+    run_scenario(cmd, cfg, outdir)
     return ("exit", 0)
 
 

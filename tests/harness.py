@@ -7,7 +7,7 @@ bug?", for one or two tests at a time. This harness answers that in milliseconds
 engine's own steps, in order:
 
   examples.materialize -> load.load_submission -> load.stage     (what a student submitted)
-  worker._run_scenario  (seeding, lazy ``sub.<module>``, outputs written as files, errors)
+  worker.run_scenario  (seeding, lazy ``sub.<module>``, outputs written as files, errors)
   outputs.read_outputs -> judge.judge_run                        (what the parent decides)
 
 What it leaves out is what needs a process of its own: no fork, no resource limits, no
@@ -38,7 +38,7 @@ from autograder.outputs import read_outputs
 from autograder.run import TestRun
 from autograder.suite import Test, load_tests
 from autograder.verify import TOL
-from autograder.worker import ERROR_FILE, Submission, _run_scenario
+from autograder.worker import ERROR_FILE, Submission, run_scenario
 
 # (assignment, test spec) -> the reference's outputs; the reference does not change in a run
 _EXPECTED: dict[tuple[str, str], Any] = {}
@@ -81,7 +81,7 @@ def _run(test: Test, assignment: Assignment, stage_dir: Path, tmp: Path) -> Test
     # the worker sends a submission's warnings to the test's log; here they would only be noise
     with _imported_as(assignment.name, stage_dir), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _run_scenario(test.spec(), cfg, out)
+        run_scenario(test.spec(), cfg, out)
     error = out / ERROR_FILE
     if error.exists():
         return TestRun(test.name, "error", error=json.loads(error.read_text()))
