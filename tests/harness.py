@@ -155,3 +155,31 @@ def assert_hint(assignment: Assignment, example: str, test_name: str, phrase: st
         f"{example}: the feedback of {test_name} should name the bug with {phrase!r}; it said: "
         f"{result.feedback[:600]}")
     return result
+
+
+def assert_nbgrader_source(path: Path, manual_answers: int, solution_snippet: str) -> None:
+    """``path`` is a valid nbgrader source notebook: every cell carries schema-3 metadata with a
+    unique grade_id, ``manual_answers`` manually graded markdown answers with points, no stored
+    outputs, and nbgrader's ClearSolutions removes the solution (``solution_snippet`` gone,
+    stubs and answer placeholders in its place)."""
+    import copy
+
+    import nbformat
+    from nbgrader.nbgraderformat import MetadataValidator
+    from nbgrader.preprocessors import ClearSolutions
+
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    MetadataValidator().validate_nb(nb)
+    cells = [c for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(cells) == len(nb.cells), "every cell carries nbgrader metadata"
+    assert all(c.metadata.nbgrader["schema_version"] == 3 for c in cells)
+    manual = [c for c in cells if c.metadata.nbgrader["grade"] and c.cell_type == "markdown"]
+    assert len(manual) == manual_answers and all(c.metadata.nbgrader["points"] > 0 for c in manual)
+    ids = [c.metadata.nbgrader["grade_id"] for c in cells]
+    assert len(set(ids)) == len(ids)
+    released, _ = ClearSolutions().preprocess(copy.deepcopy(nb), {})
+    text = "\n".join(c.source for c in released.cells)
+    assert "BEGIN SOLUTION" not in text and solution_snippet not in text
+    assert "YOUR ANSWER HERE" in text and "NotImplementedError" in text
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")

@@ -6,7 +6,6 @@ belongs to, to check that the feedback names the bug.
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from autograder import assignments as asg
 from autograder.suite import load_tests
-from harness import assert_hint, load_package
+from harness import assert_nbgrader_source, assert_hint, load_package
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "a2_window"
@@ -189,25 +188,7 @@ NOTEBOOK = SOLUTION / "a2_window.ipynb"
 
 
 def test_notebook_is_a_valid_nbgrader_source():
-    import nbformat
-    from nbgrader.nbgraderformat import MetadataValidator
-    from nbgrader.preprocessors import ClearSolutions
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(nb)
-    MetadataValidator().validate_nb(nb)
-    cells = [c for c in nb.cells if "nbgrader" in c.metadata]
-    assert len(cells) == len(nb.cells), "every cell carries nbgrader metadata"
-    assert all(c.metadata.nbgrader["schema_version"] == 3 for c in cells)
-    manual = [c for c in cells if c.metadata.nbgrader["grade"] and c.cell_type == "markdown"]
-    assert len(manual) == 2 and all(c.metadata.nbgrader["points"] > 0 for c in manual)
-    ids = [c.metadata.nbgrader["grade_id"] for c in cells]
-    assert len(set(ids)) == len(ids)
-    released, _ = ClearSolutions().preprocess(copy.deepcopy(nb), {})
-    text = "\n".join(c.source for c in released.cells)
-    assert "BEGIN SOLUTION" not in text and "lm.perplexity(valid_sentences)" not in text
-    assert "YOUR ANSWER HERE" in text and "NotImplementedError" in text
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert_nbgrader_source(NOTEBOOK, manual_answers=2, solution_snippet='lm.perplexity(valid_sentences)')
 
 
 def test_notebook_runs_within_a_small_budget(tmp_path):

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-import zipfile
 from pathlib import Path
 
 from autograder.assignments import Assignment
 from autograder.export.bundle import bundle_kit, zip_tree
 
 # One definition of otter's submission layout, shared with `submit --platform otter`.
-from autograder.submit import OTTER_ROOT_FILE as ROOT_FILE  # noqa: E402
+from autograder.submit import OTTER_ROOT_FILE as ROOT_FILE  # noqa: E402,F401 - re-exported
 
 TEST_FILE = '''\
 """otter test for the lmkit test {name!r}; the lmkit engine grades, this file reports."""
