@@ -6,37 +6,17 @@ belongs to, to check that the feedback names the bug.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import assignments as asg
-from autograder.suite import load_tests
 from harness import assert_nbgrader_source, assert_hint, load_package
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "a2_window"
 A2 = asg.get("a2_window")
-
-
-# -- the suite's shape --------------------------------------------------------------------------
-def test_suite_declares_every_part_public_and_hidden():
-    tests = load_tests(A2.name)
-    public = {t.part for t in tests if t.visibility == "public"}
-    hidden = {t.part for t in tests if t.visibility == "hidden"}
-    assert public == hidden, f"parts without both kinds: {public ^ hidden}"
-    from autograder.suites.a2_window import scenarios
-    for t in tests:
-        assert callable(getattr(scenarios, t.scenario)), t.name
-        json.dumps(t.params)
-
-
-def test_graded_files_exist_in_the_solution():
-    for name in A2.graded_files:
-        text = (SOLUTION / name).read_text()
-        assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, name
 
 
 # -- examples: the classic bugs' feedback names them -----------------------------------------------

@@ -6,7 +6,6 @@ belongs to, to check that the feedback names the bug.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,7 +16,6 @@ torch = pytest.importorskip("torch")
 
 from autograder import assignments as asg  # noqa: E402
 from autograder.examples import list_examples  # noqa: E402
-from autograder.suite import load_tests  # noqa: E402
 from harness import assert_nbgrader_source, assert_hint, load_package  # noqa: E402
 from lmcore.batching import IGNORE, n_predicted, stream  # noqa: E402
 from lmcore.lm import perplexity  # noqa: E402
@@ -32,24 +30,6 @@ A4 = asg.get("a4_torch")
 def ref():
     torch.set_num_threads(1)
     return load_package(SOLUTION, "a4_torch_reference")
-
-
-# -- the suite's shape --------------------------------------------------------------------------
-def test_suite_declares_every_part_public_and_hidden():
-    tests = load_tests(A4.name)
-    public = {t.part for t in tests if t.visibility == "public"}
-    hidden = {t.part for t in tests if t.visibility == "hidden"}
-    assert public == hidden, f"parts without both kinds: {public ^ hidden}"
-    from autograder.suites.a4_torch import scenarios
-    for t in tests:
-        assert callable(getattr(scenarios, t.scenario)), t.name
-        json.dumps(t.params)
-
-
-def test_graded_files_exist_in_the_solution():
-    for name in A4.graded_files:
-        text = (SOLUTION / name).read_text()
-        assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, name
 
 
 # -- examples: the classic bugs' feedback names them -----------------------------------------------

@@ -1,10 +1,13 @@
 """`verify` for every assignment: the reference gets full marks, the stubs zero (as "not
 implemented yet"), and every example in examples/ exactly its manifest's points. This is the
 check that a suite grades what it claims; it runs the real sandboxed engine."""
+import json
+
 import pytest
 from rich.console import Console
 
 from autograder import assignments as asg
+from autograder.suite import load_tests
 from autograder.verify import verify_assignment
 
 
@@ -22,3 +25,28 @@ def test_every_assignment_has_examples_of_each_kind():
         names = {p.name for p in folder.iterdir() if (p / "manifest.json").exists()}
         assert {"correct", "partial"} <= names, f"examples/{name} needs correct/ and partial/"
         assert len(names) >= 4, f"examples/{name} needs the classic bugs of its issue"
+
+
+@pytest.mark.parametrize("name", asg.available())
+def test_suite_declares_every_part_public_and_hidden(name):
+    import importlib
+
+    tests = load_tests(name)
+    public = {t.part for t in tests if t.visibility == "public"}
+    hidden = {t.part for t in tests if t.visibility == "hidden"}
+    assert public == hidden, f"{name}: parts without both kinds: {public ^ hidden}"
+    scenarios = importlib.import_module(f"autograder.suites.{name}.scenarios")
+    for t in tests:
+        assert callable(getattr(scenarios, t.scenario, None)), f"{name}: {t.name}"
+        json.dumps(t.params)
+
+
+@pytest.mark.parametrize("name", asg.available())
+def test_solution_blocks_are_exactly_in_the_graded_files(name):
+    """Students write the graded files and nothing else: every graded file has a solution
+    block to stub, and no other module of the package has one."""
+    a = asg.get(name)
+    for f in sorted(a.solution_dir.glob("*.py")):
+        text = f.read_text()
+        has = "### BEGIN SOLUTION" in text and "### END SOLUTION" in text
+        assert has == (f.name in a.graded_files), f"{f}: graded={f.name in a.graded_files}"
