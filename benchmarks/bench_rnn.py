@@ -29,6 +29,7 @@ import torch
 
 from a3_rnn import lstm_layers, rnn_layers
 from a3_rnn.model import RNNLM
+from autograder.suites.a3_rnn.scenarios import torch_scores  # the same oracle the tests use
 from lmcore.vocab import Vocab
 
 torch.set_num_threads(1)
@@ -94,20 +95,7 @@ def lm_case(cell, N, T, D, H, V, repeat):
     def theirs():
         for t in p.values():
             t.grad = None
-        e = p["W_embed"][tx]
-        h = torch.zeros(N, H, dtype=torch.float64)
-        c = torch.zeros_like(h)
-        hs = []
-        for t in range(T):
-            a = e[:, t] @ p["Wx"] + h @ p["Wh"] + p["b"]
-            if cell == "lstm":
-                i, f, o = (torch.sigmoid(a[:, k * H:(k + 1) * H]) for k in range(3))
-                c = f * c + i * torch.tanh(a[:, 3 * H:])
-                h = o * torch.tanh(c)
-            else:
-                h = torch.tanh(a)
-            hs.append(h)
-        s = torch.stack(hs, 1) @ p["W_vocab"] + p["b_vocab"] + never
+        s = torch_scores(p, p["W_embed"][tx], cell, H) + never
         torch.nn.functional.cross_entropy(s.reshape(-1, V), ty.reshape(-1)).backward()
 
     return best_time(ours, repeat), best_time(theirs, repeat)

@@ -63,3 +63,23 @@ def generate(model: LanguageModel, rng: np.random.Generator, max_tokens: int = 3
             break
         out.append(token)
     return out
+
+
+class UniformLM:
+    """The model that knows nothing: every predicted token equally likely, ``<s>`` never.
+
+    Its perplexity is the size of the prediction space (``len(vocab) - 1``), the ceiling any
+    trained model must get under.
+    """
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+
+    def next_distribution(self, context: Sequence[str]) -> np.ndarray:
+        p = np.ones(len(self.vocab))
+        p[self.vocab.bos_id] = 0.0
+        return p / p.sum()
+
+    def logprobs(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        n = sum(len(s) + 1 for s in sentences)
+        return np.full(n, -np.log(self.vocab.prediction_size))

@@ -21,6 +21,7 @@ import pytest
 from lmcore import batching, corpus, gradcheck, lm, metrics, plotting, vocab
 from lmcore.batching import IGNORE, bptt_batches, n_chunks, n_predicted, stream, window_pairs
 from lmcore.corpus import CorpusError, load_text, tokenize
+from lmcore.lm import UniformLM
 from lmcore.gradcheck import (check_gradients, grad_report, numerical_gradient,
                               numerical_gradient_array, rel_error)
 from lmcore.vocab import Vocab
@@ -364,22 +365,6 @@ def test_metrics_reject_bad_input():
 
 
 # -- lm: perplexity and generate through the one interface ---------------------------------
-class UniformLM:
-    """Every predicted id equally likely: perplexity is the size of the prediction space."""
-
-    def __init__(self, vocab):
-        self.vocab = vocab
-
-    def next_distribution(self, context):
-        p = np.ones(len(self.vocab))
-        p[self.vocab.bos_id] = 0.0
-        return p / p.sum()
-
-    def logprobs(self, sentences):
-        n = sum(len(s) + 1 for s in sentences)
-        return np.full(n, -math.log(self.vocab.prediction_size))
-
-
 class ScriptLM:
     """Always says "the cat sat" and then </s>, with probability one."""
 

@@ -451,6 +451,27 @@ def model_closed_form(sub, rng, corpus="tiny", cell="rnn", kind="zero"):
     return {"loss": loss, "closed_form": float(np.mean(nll))}
 
 
+def torch_scores(p: dict, e, cell: str, H: int):
+    """The course's RNN/LSTM LM in torch, written from the equations (our gate order i, f, o, g):
+    the second oracle beside autograd. p: parameter tensors; e: (N, T, D) embedded inputs.
+    Returns the (N, T, V) scores from a zero state (``benchmarks/bench_rnn.py`` times it too)."""
+    import torch
+    N, T, _ = e.shape
+    h = torch.zeros(N, H, dtype=torch.float64)
+    c = torch.zeros(N, H, dtype=torch.float64)
+    hs = []
+    for t in range(T):
+        a = e[:, t] @ p["Wx"] + h @ p["Wh"] + p["b"]
+        if cell == "lstm":
+            i, f, o = (torch.sigmoid(a[:, k * H:(k + 1) * H]) for k in range(3))
+            c = f * c + i * torch.tanh(a[:, 3 * H:])
+            h = o * torch.tanh(c)
+        else:
+            h = torch.tanh(a)
+        hs.append(h)
+    return torch.stack(hs, 1) @ p["W_vocab"] + p["b_vocab"]
+
+
 def model_torch(sub, rng, corpus="tiny", cell="rnn"):
     """The student's model loss and gradients beside the same network in torch autograd."""
     import torch
@@ -460,22 +481,7 @@ def model_torch(sub, rng, corpus="tiny", cell="rnn"):
     p = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
     x = torch.tensor(np.where(tokens[:, :-1] < 0, 0, tokens[:, :-1]))
     y = torch.tensor(np.where(tokens[:, 1:] == vocab.bos_id, -100, tokens[:, 1:]))
-    e = p["W_embed"][x]
-    N, T = x.shape
-    H = model.H
-    h = torch.zeros(N, H, dtype=torch.float64)
-    c = torch.zeros(N, H, dtype=torch.float64)
-    hs = []
-    for t in range(T):
-        a = e[:, t] @ p["Wx"] + h @ p["Wh"] + p["b"]
-        if cell == "lstm":   # our gate order (i, f, o, g)
-            i, f, o = (torch.sigmoid(a[:, k * H:(k + 1) * H]) for k in range(3))
-            c = f * c + i * torch.tanh(a[:, 3 * H:])
-            h = o * torch.tanh(c)
-        else:
-            h = torch.tanh(a)
-        hs.append(h)
-    s = torch.stack(hs, 1) @ p["W_vocab"] + p["b_vocab"]
+    s = torch_scores(p, p["W_embed"][x], cell, model.H)
     s = s.masked_fill(torch.arange(len(vocab)) == vocab.bos_id, float("-inf"))
     tl = torch.nn.functional.cross_entropy(s.reshape(-1, len(vocab)), y.reshape(-1))
     tl.backward()

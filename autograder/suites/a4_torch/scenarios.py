@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from lmcore.batching import IGNORE, n_predicted, stream
+from lmcore.lm import UniformLM
 from lmcore.vocab import Vocab
 
 # -- tiny corpora (selected by name in params) -------------------------------------------------
@@ -572,23 +573,7 @@ def generate_case(sub, rng, corpus="verse", prompt="to be", temperature=0.8, top
 
 
 # -- table.py ------------------------------------------------------------------------------
-class _UniformLM:
-    """Every predicted token equally likely (<s> excluded)."""
-
-    def __init__(self, vocab: Vocab):
-        self.vocab = vocab
-
-    def next_distribution(self, context):
-        p = np.ones(len(self.vocab))
-        p[self.vocab.bos_id] = 0.0
-        return p / p.sum()
-
-    def logprobs(self, sentences):
-        n = sum(len(s) + 1 for s in sentences)
-        return np.full(n, -math.log(self.vocab.prediction_size))
-
-
-class _UnigramLM(_UniformLM):
+class _UnigramLM(UniformLM):
     """Add-one unigram model of the training sentences."""
 
     def __init__(self, vocab: Vocab, sentences):
@@ -616,6 +601,6 @@ def table_case(sub, rng, corpus="farm", held_out=3):
     train = [sentences[i] for i in order[held_out:]]
     test = [sentences[i] for i in order[:held_out]]
     vocab = Vocab.build(train, min_count=1)
-    models = {"uniform": _UniformLM(vocab), "unigram": _UnigramLM(vocab, train)}
+    models = {"uniform": UniformLM(vocab), "unigram": _UnigramLM(vocab, train)}
     rows = sub.table.perplexity_table(models, test)
     return [dict(r) if isinstance(r, dict) else r for r in rows]
