@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +27,18 @@ def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def python_floor() -> tuple[int, ...]:
+    """The one Python floor of the kit: ``requires-python`` in pyproject.toml."""
+    m = re.search(r'requires-python\s*=\s*">=\s*([\d.]+)"', (ROOT / "pyproject.toml").read_text())
+    return tuple(int(x) for x in m.group(1).split(".")) if m else (3, 11)
+
+
 def ensure_venv() -> Path:
-    if sys.version_info < (3, 11):
-        sys.exit(f"lmkit needs Python >= 3.11; this is {sys.version.split()[0]}. "
-                 "Run it with python3.11.")
+    floor = python_floor()
+    if sys.version_info < floor:
+        want = ".".join(map(str, floor))
+        sys.exit(f"lmkit needs Python >= {want}; this is {sys.version.split()[0]}. "
+                 f"Run it with python{want}.")
     py = venv_python()
     stamp = VENV / ".installed"
     want = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()

@@ -30,12 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder import assignments as asg  # noqa: E402
-from autograder import sandbox  # noqa: E402
-from autograder.examples import list_examples, materialize  # noqa: E402
-from autograder.grade import grade_batch, make_grader, temp_kit  # noqa: E402
-from autograder.load import load_submission  # noqa: E402
-from autograder.suite import load_tests  # noqa: E402
+from autograder.authoring import registry as asg  # noqa: E402
+from autograder.engine import sandbox  # noqa: E402
+from autograder.instructor.examples import list_examples, materialize  # noqa: E402
+from autograder.engine.batch import grade_batch, make_grader, temp_kit  # noqa: E402
+from autograder.reporters.gradescope import results_json
+from autograder.engine.intake import load_submission  # noqa: E402
+from autograder.authoring.declare import load_tests  # noqa: E402
 
 A2 = asg.get("a2")
 EXAMPLES = ("correct", "bias_not_summed", "partial", "softmax_no_max")
@@ -70,7 +71,7 @@ class RssPeak:
                     continue
                 uid = int(status.split("Uid:")[1].split()[1])
                 # our kit folder is in our workers' argv: other graders' are not counted
-                if self.kit in cmd and (uid in self.uids or b"autograder.worker" in cmd):
+                if self.kit in cmd and (uid in self.uids or b"autograder.engine.worker" in cmd):
                     for line in status.splitlines():
                         if line.startswith("VmRSS:"):
                             self.peak = max(self.peak, int(line.split()[1]) * 1024)
@@ -100,7 +101,7 @@ def throughput(copies: int, work: Path) -> dict:
         for jobs in (1, 2):
             with RssPeak(uids, str(kit)) as mem:
                 t0 = time.monotonic()
-                docs = grade_batch(grader, subs, work / f"out-j{jobs}", jobs=jobs, resume=False)
+                docs = results_json(grade_batch(grader, subs, work / f"out-j{jobs}", jobs=jobs, resume=False))
                 dt = time.monotonic() - t0
             assert len(docs) == len(subs)
             out[f"jobs{jobs}_seconds"] = dt
@@ -117,9 +118,9 @@ import importlib, sys
 import numpy as np
 import pytest
 sys.path[:0] = [{solutions!r}, {root!r}]
-from autograder.suite import load_tests
-from autograder.expected import load as load_expected
-from autograder import assignments as asg
+from autograder.authoring.declare import load_tests
+from autograder.engine.expected import load as load_expected
+from autograder.authoring import registry as asg
 from autograder.suites.a2_window import scenarios
 
 A = asg.get("a2")

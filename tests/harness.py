@@ -6,45 +6,42 @@ tests only need to ask "does this example fail *this* test, and does its feedbac
 bug?", for one or two tests at a time. This harness answers that in milliseconds with the
 engine's own steps, in order:
 
-  examples.materialize -> load.load_submission -> load.stage     (what a student submitted)
-  worker.run_scenario  (seeding, lazy ``sub.<module>``, outputs written as files, errors)
-  outputs.read_outputs -> judge.judge_run                        (what the parent decides)
+  examples.materialize -> intake.load_submission -> staging.stage  (what a student submitted)
+  runners.InProcessRunner  (the worker's run_scenario: seeding, lazy ``sub.<module>``,
+                            outputs written as files and read back, errors)
+  judging.judge_run                                              (what the parent decides)
 
 What it leaves out is what needs a process of its own: no fork, no resource limits, no
 timeout, no tamper snapshot. Hostile examples belong to ``verify``, not here.
 
-The worker imports the submission under the assignment's own package name (``a1_ngram``);
-here the reference and a submission take turns under that name: ``_imported_as`` puts the
-staged package first on sys.path for one scenario and restores whatever was imported under
-that name before (the test files import the reference that way for their unit tests).
+The reference and a submission take turns under the assignment's own package name in this
+process (InProcessRunner puts whatever was imported under that name back afterwards).
 """
 from __future__ import annotations
 
-import contextlib
-import importlib
 import importlib.util
 import json
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
-from autograder.assignments import Assignment
-from autograder.examples import list_examples, materialize
-from autograder.judge import TestResult, judge_run
-from autograder.load import load_submission, reference_submission, stage
-from autograder.outputs import read_outputs
-from autograder.run import TestRun
-from autograder.suite import Test, load_tests
-from autograder.verify import TOL
-from autograder.worker import ERROR_FILE, Submission, run_scenario
+from autograder.authoring.registry import Assignment
+from autograder.instructor.examples import list_examples, materialize
+from autograder.engine.judging import judge_run
+from autograder.engine.records import TestResult
+from autograder.engine.intake import load_submission
+from autograder.engine.staging import reference_submission, stage
+from autograder.authoring.declare import Test, load_tests
+from autograder.instructor.verify import TOL
+from autograder.engine.runners import InProcessRunner
+from autograder.engine.worker import LazyPackage
 
 # (assignment, test spec) -> the reference's outputs; the reference does not change in a run
 _EXPECTED: dict[tuple[str, str], Any] = {}
 
 
-def load_package(folder: Path, alias: str) -> Submission:
+def load_package(folder: Path, alias: str) -> LazyPackage:
     """Import ``folder`` (a copy of an assignment package) as the package ``alias`` and return
     it the way scenarios see a submission: ``sub.layers`` imports ``alias.layers`` lazily."""
     if alias not in sys.modules:
@@ -53,39 +50,7 @@ def load_package(folder: Path, alias: str) -> Submission:
         module = importlib.util.module_from_spec(spec)
         sys.modules[alias] = module
         spec.loader.exec_module(module)
-    return Submission(alias)
-
-
-@contextlib.contextmanager
-def _imported_as(package: str, stage_dir: Path):
-    """``import <package>`` finds ``stage_dir/<package>`` inside the block, as in the worker."""
-    def ours(name: str) -> bool:
-        return name == package or name.startswith(package + ".")
-
-    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
-    sys.path.insert(0, str(stage_dir))
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        sys.path.remove(str(stage_dir))
-        for name in [name for name in sys.modules if ours(name)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-
-
-def _run(test: Test, assignment: Assignment, stage_dir: Path, tmp: Path) -> TestRun:
-    """One scenario, as the worker's child runs it, read back as the parent reads it."""
-    out = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{test.name}-"))
-    cfg = {"package": assignment.name, "stage": str(stage_dir)}
-    # the worker sends a submission's warnings to the test's log; here they would only be noise
-    with _imported_as(assignment.name, stage_dir), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_scenario(test.spec(), cfg, out)
-    error = out / ERROR_FILE
-    if error.exists():
-        return TestRun(test.name, "error", error=json.loads(error.read_text()))
-    return TestRun(test.name, "ok", outputs=read_outputs(out))
+    return LazyPackage(alias)
 
 
 def _tests(assignment: Assignment, names: list[str]) -> list[Test]:
@@ -105,7 +70,7 @@ def expected_outputs(assignment: Assignment, tests: list[Test], tmp: Path) -> di
                           Path(tempfile.mkdtemp(dir=tmp, prefix="reference-")),
                           base=assignment.solution_dir)
         for t in todo:
-            run = _run(t, assignment, ref_stage, tmp)
+            run = InProcessRunner(assignment.name).run(ref_stage, [t]).runs[0]
             if run.status != "ok":
                 raise AssertionError(f"the reference fails {assignment.name} test {t.name}: "
                                      f"{run.error}")
@@ -123,8 +88,8 @@ def grade(assignment: Assignment, path: Path, test_names: list[str],
         raise AssertionError(f"{path}: not gradable: {sub.fatal}")
     stage_dir = stage(sub, assignment, Path(tempfile.mkdtemp(dir=tmp, prefix="stage-")))
     expected = expected_outputs(assignment, tests, tmp)
-    return {t.name: judge_run(t, _run(t, assignment, stage_dir, tmp), expected[t.name])
-            for t in tests}
+    runs = InProcessRunner(assignment.name).run(stage_dir, tests).runs
+    return {t.name: judge_run(t, r, expected[t.name]) for t, r in zip(tests, runs)}
 
 
 def grade_example(assignment: Assignment, example: str, test_names: list[str],

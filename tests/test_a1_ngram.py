@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import assignments as asg
+from autograder.authoring import registry as asg
 from harness import assert_hint
 from lmcore.vocab import Vocab
 

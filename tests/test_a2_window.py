@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import assignments as asg
+from autograder.authoring import registry as asg
 from harness import assert_nbgrader_source, assert_hint, load_package
 
 ROOT = Path(__file__).resolve().parents[1]

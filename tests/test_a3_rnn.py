@@ -25,9 +25,9 @@ torch = pytest.importorskip("torch")
 
 from a3_rnn import clipping, lstm_layers, rnn_layers  # noqa: E402
 from a3_rnn.model import RNNLM, grad_norm_vs_distance, truncated_bptt  # noqa: E402
-from autograder import assignments as asg  # noqa: E402
-from autograder.examples import list_examples  # noqa: E402
-from autograder.suite import load_tests  # noqa: E402
+from autograder.authoring import registry as asg  # noqa: E402
+from autograder.instructor.examples import list_examples  # noqa: E402
+from autograder.authoring.declare import load_tests  # noqa: E402
 from harness import assert_hint  # noqa: E402
 from lmcore.batching import bptt_batches, stream  # noqa: E402
 from lmcore.gradcheck import check_gradients, numerical_gradient_array, rel_error  # noqa: E402

@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autograder import assignments as asg  # noqa: E402
-from autograder.examples import list_examples  # noqa: E402
+from autograder.authoring import registry as asg  # noqa: E402
+from autograder.instructor.examples import list_examples  # noqa: E402
 from harness import assert_nbgrader_source, assert_hint, load_package  # noqa: E402
 from lmcore.batching import IGNORE, n_predicted, stream  # noqa: E402
 from lmcore.lm import perplexity  # noqa: E402

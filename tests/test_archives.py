@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder import load
-from autograder.load import load_submission
+from autograder.authoring import registry as asg
+from autograder.engine import intake
+from autograder.engine.intake import load_submission
 
 A2 = asg.get("a2_window")
 SOL = {f: (A2.solution_dir / f).read_bytes() for f in A2.graded_files}
@@ -59,7 +59,7 @@ def make_archives(tmp: Path) -> dict[str, Path]:
     z["bomb_total"] = zip_of(tmp / "bomb_total.zip",
                              [(f"junk/{i}.bin", b"\0" * 2**21) for i in range(120)] + honest)
     z["bomb_count"] = zip_of(tmp / "bomb_count.zip",
-                             [(f"many/{i}", b"") for i in range(load.MAX_MEMBERS + 1)] + honest)
+                             [(f"many/{i}", b"") for i in range(intake.MAX_MEMBERS + 1)] + honest)
     z["duplicates"] = zip_of(tmp / "duplicates.zip",
                              [("layers.py", SOL["layers.py"]), ("v2/layers.py", b"raise SystemExit\n"),
                               ("model.py", SOL["model.py"]), ("train.py", SOL["train.py"])])
@@ -135,15 +135,16 @@ def test_malformed_archives_get_a_clear_message(archives, name, phrase):
 
 def test_a_batch_of_bad_archives_gives_every_one_a_result(archives, tmp_path):
     """Through the real grader (fatal archives never reach a worker; the others do)."""
-    from autograder.grade import grade_batch, make_grader, temp_kit
-    from autograder.suite import load_tests
+    from autograder.engine.batch import grade_batch, make_grader, temp_kit
+    from autograder.reporters.gradescope import results_json
+    from autograder.authoring.declare import load_tests
 
     tests = [t for t in load_tests(A2.name, include_hidden=False)
              if t.name in ("concat.forward_backward", "train.lr_schedule")]
     with temp_kit() as kit:
         grader = make_grader(A2, tests, Path(kit))
-        docs = grade_batch(grader, sorted(archives.values()), tmp_path / "out", jobs=2,
-                           resume=False)
+        docs = results_json(grade_batch(grader, sorted(archives.values()), tmp_path / "out", jobs=2,
+                           resume=False))
     by_id = {d["extra_data"]["submission"]: d for d in docs}
     assert set(by_id) == set(archives)
     for name, doc in by_id.items():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder.stubs import make_stub_source
+from autograder.authoring import registry as asg
+from autograder.instructor.stubs import make_stub_source
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2")

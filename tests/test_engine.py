@@ -17,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder import expected as expected_mod
-from autograder import sandbox
-from autograder.examples import list_examples, materialize
-from autograder.grade import Grader, grade_batch, make_grader, temp_kit
-from autograder.load import load_submission
-from autograder.results import FEEDBACK, RESULTS
-from autograder.stubs import make_stub_source
-from autograder.suite import load_tests
+from autograder.authoring import registry as asg
+from autograder.engine import expected as expected_mod
+from autograder.engine import sandbox
+from autograder.instructor.examples import list_examples, materialize
+from autograder.engine.batch import Grader, grade_batch, make_grader, temp_kit
+from autograder.reporters.gradescope import results_json
+from autograder.engine.intake import load_submission
+from autograder.reporters.files import FEEDBACK, RESULTS
+from autograder.instructor.stubs import make_stub_source
+from autograder.authoring.declare import load_tests
 
 A2 = asg.get("a2")
 EXAMPLES = ("bias_not_summed", "partial")
@@ -112,7 +113,7 @@ def batches(grader, submissions, tmp_path_factory):
     out = {}
     for jobs in (1, 2):
         folder = tmp_path_factory.mktemp(f"out-j{jobs}")
-        docs = grade_batch(grader, list(submissions.values()), folder, jobs=jobs, resume=False)
+        docs = results_json(grade_batch(grader, list(submissions.values()), folder, jobs=jobs, resume=False))
         out[jobs] = (folder, {d["extra_data"]["submission"]: d for d in docs})
     return out
 
@@ -213,8 +214,8 @@ def test_resume_keeps_results_of_unchanged_submissions(grader, submissions, batc
     folder, docs = batches[1]
     before = (folder / "reference" / RESULTS).read_bytes()
     kept = []
-    grade_batch(grader, [submissions["reference"]], folder, jobs=1,
-                on_done=lambda res, sid: kept.append((res, sid)))
+    results_json(grade_batch(grader, [submissions["reference"]], folder, jobs=1,
+                on_done=lambda res, sid: kept.append((res, sid))))
     assert kept == [(None, "reference")]
     assert (folder / "reference" / RESULTS).read_bytes() == before
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder.examples import list_examples, materialize
+from autograder.authoring import registry as asg
+from autograder.instructor.examples import list_examples, materialize
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
@@ -123,7 +123,7 @@ def test_zip_layout(autograder_zip):
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         setup = zf.read("setup.sh").decode()
     for must in ("setup.sh", "run_autograder", "requirements.txt", "requirements.lock",
-                 "autograder/suites/a2_window/hidden.py", "autograder/export/gradescope.py",
+                 "autograder/suites/a2_window/hidden.py", "autograder/instructor/export/gradescope.py",
                  "solutions/a2_window/layers.py", "lmcore/vocab.py"):
         assert must in names, must
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
@@ -145,7 +145,7 @@ def test_correct_submission_full_marks_with_visibility(autograder_zip, tmp_path)
                                            if t["status"] != "passed"), failed
     assert doc["visibility"] == "visible" and doc["stdout_visibility"] == "hidden"
     vis = {t["extra_data"]["test"]: t["visibility"] for t in doc["tests"]}
-    public = {t.name for t in __import__("autograder.suite", fromlist=["x"]).load_tests(
+    public = {t.name for t in __import__("autograder.authoring.declare", fromlist=["x"]).load_tests(
         "a2_window", include_hidden=False)}
     assert public and all(vis[n] == "visible" for n in public)
     hidden = [n for n in vis if n not in public]

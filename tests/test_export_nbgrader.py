@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder.examples import list_examples, materialize
+from autograder.authoring import registry as asg
+from autograder.instructor.examples import list_examples, materialize
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
@@ -134,7 +134,7 @@ def test_real_notebook_releases_without_solutions(course):
     if not had_real:
         pytest.skip("solutions/a2_window/a2_window.ipynb is not written yet; the fixture "
                     "notebook above proves the mechanism")
-    from autograder.stubs import clear_notebook
+    from autograder.instructor.stubs import clear_notebook
     released = clear_notebook((tmp / "a2_window.ipynb").read_text(), "a2_window.ipynb")
     assert "BEGIN SOLUTION" not in released
     assert json.loads((tmp / "a2_window.ipynb").read_text())["cells"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder.examples import list_examples, materialize
-from autograder.export.otter import ROOT_FILE, pack_submission
+from autograder.authoring import registry as asg
+from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.export.otter import ROOT_FILE, pack_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")

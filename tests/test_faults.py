@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import assignments as asg
-from autograder import sandbox
-from autograder.examples import list_examples, materialize
-from autograder.grade import grade_batch, make_grader
-from autograder.suite import load_tests
+from autograder.authoring import registry as asg
+from autograder.engine import sandbox
+from autograder.instructor.examples import list_examples, materialize
+from autograder.engine.batch import grade_batch, make_grader
+from autograder.reporters.gradescope import results_json
+from autograder.authoring.declare import load_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
@@ -54,7 +55,8 @@ def submissions(dest: Path, n: int) -> list[Path]:
 
 
 def assert_complete(out: Path, names: list[str], n_tests: int) -> dict[str, dict]:
-    """Every results.json present is whole; no temporary file is left beside one."""
+    """Every results.json present is whole; no temporary file is left beside one. Returns the
+    finished submissions: those with a record.json, which is written last."""
     done = {}
     for name in names:
         folder = out / name
@@ -65,7 +67,10 @@ def assert_complete(out: Path, names: list[str], n_tests: int) -> dict[str, dict
         if f.exists():
             doc = json.loads(f.read_text())
             assert len(doc["tests"]) == n_tests and doc["extra_data"]["submission"] == name
-            done[name] = doc
+            if (folder / "record.json").exists():
+                record = json.loads((folder / "record.json").read_text())
+                assert len(record["tests"]) == n_tests and record["submission"] == name
+                done[name] = doc
     return done
 
 
@@ -87,7 +92,7 @@ def test_workers_killed_at_random_moments(tmp_path, private):
     grader = make_grader(A2, tests, private)
     paths = submissions(tmp_path / "subs", 4)
     clean = {d["extra_data"]["submission"]: d
-             for d in grade_batch(grader, paths, tmp_path / "clean", jobs=2, resume=False)}
+             for d in results_json(grade_batch(grader, paths, tmp_path / "clean", jobs=2, resume=False))}
     rng = np.random.default_rng(7)
     kills: list[int] = []
     stop = threading.Event()
@@ -107,7 +112,7 @@ def test_workers_killed_at_random_moments(tmp_path, private):
     t = threading.Thread(target=killer, daemon=True)
     t.start()
     try:
-        docs = grade_batch(grader, paths, tmp_path / "out", jobs=2, resume=False)
+        docs = results_json(grade_batch(grader, paths, tmp_path / "out", jobs=2, resume=False))
     finally:
         stop.set()
         t.join()
@@ -138,13 +143,13 @@ def test_full_output_disk_then_resume(tmp_path, private):
         paths = submissions(tmp_path / "subs", 4)
         names = [p.name for p in paths]
         with pytest.raises(OSError) as err:
-            grade_batch(grader, paths, out, jobs=1, resume=False)
+            results_json(grade_batch(grader, paths, out, jobs=1, resume=False))
         assert err.value.errno == 28  # ENOSPC, raised, not swallowed
         first = assert_complete(out, names, len(tests))
         assert 0 < len(first) < len(names), "the disk should have filled part way"
-        stamps = {n: (out / n / "results.json").stat().st_mtime_ns for n in first}
+        stamps = {n: (out / n / "record.json").stat().st_mtime_ns for n in first}
         subprocess.run(["mount", "-o", "remount,size=4m", str(out)], check=True)
-        docs = grade_batch(grader, paths, out, jobs=2, resume=True)
+        docs = results_json(grade_batch(grader, paths, out, jobs=2, resume=True))
         final = assert_complete(out, names, len(tests))
         assert set(final) == set(names) and len(docs) == len(names)
         for n, stamp in stamps.items():  # completed results are kept, not redone
@@ -183,12 +188,12 @@ def test_ctrl_c_then_resume(tmp_path):
     assert 0 < len(first) < len(names), text
     assert not list((sandbox.CGROUP_ROOT / "pids").glob(f"lmkit-{proc.pid}-*"))
     assert list(private_tmp.iterdir()) == [], "temporary folders survived Ctrl-C"
-    stamps = {n: (out / n / "results.json").stat().st_mtime_ns for n in first}
+    stamps = {n: (out / n / "record.json").stat().st_mtime_ns for n in first}
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     for n in first:
         assert f"{n}: already graded (kept)" in again.stdout
-        assert (out / n / "results.json").stat().st_mtime_ns == stamps[n]
+        assert (out / n / "record.json").stat().st_mtime_ns == stamps[n]
     final = assert_complete(out, names, n_tests)
     assert set(final) == set(names)
     assert list(private_tmp.iterdir()) == []

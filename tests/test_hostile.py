@@ -21,12 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments as asg
-from autograder import sandbox
-from autograder.examples import list_examples, materialize
-from autograder.grade import grade_batch, make_grader
-from autograder.sandbox import Limits
-from autograder.suite import load_tests
+from autograder.authoring import registry as asg
+from autograder.engine import sandbox
+from autograder.instructor.examples import list_examples, materialize
+from autograder.engine.batch import grade_batch, make_grader
+from autograder.reporters.gradescope import results_json
+from autograder.engine.sandbox import Limits
+from autograder.authoring.declare import load_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
@@ -170,15 +171,15 @@ def batch(tmp_path_factory):
             paths[sid] = materialize(ex, A2, subs_dir / sid)
         honest = honest_folders(subs_dir)
         paths.update(honest)
-        docs = docs_by_id(grade_batch(grader, list(paths.values()), out, jobs=2, resume=False))
+        docs = docs_by_id(results_json(grade_batch(grader, list(paths.values()), out, jobs=2, resume=False)))
         alone = {}
         for sid, path in honest.items():
-            d = docs_by_id(grade_batch(grader, [path], tmp_path_factory.mktemp(f"alone_{sid}"),
-                                       jobs=1, resume=False))
+            d = docs_by_id(results_json(grade_batch(grader, [path], tmp_path_factory.mktemp(f"alone_{sid}"),
+                                       jobs=1, resume=False)))
             alone[sid] = d[sid]
-        again = docs_by_id(grade_batch(
+        again = docs_by_id(results_json(grade_batch(
             grader, [paths[s] for s in DETERMINISM], tmp_path_factory.mktemp("again"), jobs=1,
-            resume=False))
+            resume=False)))
     finally:
         listeners.close()
         import shutil
@@ -277,7 +278,7 @@ def _grade_one_attack(tmp_path, name, monkeypatch):
         grader = make_grader(A2, tests, kit)
         plant(kit, listeners)
         path = materialize(ex, A2, tmp_path / name)
-        doc = grade_batch(grader, [path], tmp_path / "out", resume=False)[0]
+        doc = results_json(grade_batch(grader, [path], tmp_path / "out", resume=False))[0]
     finally:
         listeners.close()
         import shutil

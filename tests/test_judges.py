@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder import judges as J
+from autograder.authoring import judges as J
 
 
 def rng():

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from autograder.outputs import (MAX_ARRAY_BYTES, MAX_JSON_BYTES, OUTPUTS_FILE, OutputError,
+from autograder.engine.wire import (MAX_ARRAY_BYTES, MAX_JSON_BYTES, OUTPUTS_FILE, OutputError,
                                 read_outputs, to_plain, write_outputs)
 
 

@@ -1,5 +1,5 @@
-"""The single source for stubs (autograder/stubs.py) and the student release with its leak
-check (autograder/release.py), on a fake kit (tests/fixtures/release/) and on the real one."""
+"""The single source for stubs (autograder/instructor/stubs.py) and the student release with
+its leak check (autograder/instructor/release/), on a fake kit (tests/fixtures/release/) and on the real one."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release, stubs
-from autograder.release import Leak, ReleaseError, ReleaseLeak, leak_check, write_release
-from autograder.stubs import StubError, clear_notebook, generate_assignments, make_stub_source
+from autograder.instructor import stubs
+from autograder.instructor.release import build as release
+from autograder.instructor.release import ReleaseError
+from autograder.instructor.release.build import write_release
+from autograder.instructor.release.leakcheck import Leak, ReleaseLeak, leak_check
+from autograder.instructor.stubs import StubError, clear_notebook, generate_assignments, make_stub_source
 
 KIT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release"
@@ -37,8 +40,9 @@ def kit(tmp_path) -> Path:
     """A writable copy of the fake kit, with assignments/ generated."""
     root = tmp_path / "kit"
     shutil.copytree(FIXTURE, root)
-    shutil.copyfile(KIT / "autograder" / "student_readme.md",
-                    root / "autograder" / "student_readme.md")
+    (root / "autograder" / "instructor" / "release").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(KIT / "autograder" / "instructor" / "release" / "student_readme.md",
+                    root / "autograder" / "instructor" / "release" / "student_readme.md")
     generate_assignments(root)
     return root
 
@@ -234,7 +238,7 @@ def test_clean_release_holds_exactly_the_student_files(kit, tmp_path):
     assert files == CLEAN_RELEASE
     assert list(report.files) == CLEAN_RELEASE and report.assignments == ("a8_extra", "a9_toy")
     assert "autograder/suites/a9_toy/hidden.py" in report.left_out
-    assert "autograder/export/__init__.py" in report.left_out
+    assert "autograder/instructor/export/__init__.py" in report.left_out
     assert leak_check(out, kit) == []
     readme = (out / "README.md").read_text()
     assert "| a9 | `assignments/a9_toy/` | A9: a toy assignment | `toy.py` |" in readme
@@ -316,7 +320,7 @@ def test_leak_check_finds_each_kind_of_leak(kit, tmp_path):
     nb["cells"][4]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ok\n"}]
     nb_path.write_text(json.dumps(nb))
     plant(out, ".cache/expected/a9_toy/x.json", "{}")
-    plant(out, "autograder/suites/a9_toy/expected_hidden/y.json", "{}")
+    plant(out, "autograder/suites/a9_toy/.cache/y.json", "{}")
     plant(out, "lmcore/notes.md", "see scaled_mean.long_shifted for the long case\n")
     plant(out, "lmcore/params.py", "P = {'n': 1000, 'offset': -3.25}\n")
     plant(out, "lmcore/copy.py", "    doubled_values = [2 * value for value in values]\n")
@@ -329,7 +333,7 @@ def test_leak_check_finds_each_kind_of_leak(kit, tmp_path):
         "solutions/a9_toy/a9_toy.ipynb cell 3",
         "assignments/a9_toy/a9_toy.ipynb cell 4:0: the cell still has outputs",
         ".cache/expected/a9_toy/x.json:0: a reference-output cache (.cache/)",
-        "autograder/suites/a9_toy/expected_hidden/y.json:0: a reference-output cache",
+        "autograder/suites/a9_toy/.cache/y.json:0: a reference-output cache",
         "lmcore/notes.md:1: the name of hidden test 'scaled_mean.long_shifted'",
         "lmcore/params.py:1: the inputs of autograder/suites/a9_toy/hidden.py test "
         "scaled_mean.long_shifted",

@@ -6,9 +6,9 @@ import json
 import pytest
 from rich.console import Console
 
-from autograder import assignments as asg
-from autograder.suite import load_tests
-from autograder.verify import verify_assignment
+from autograder.authoring import registry as asg
+from autograder.authoring.declare import load_tests
+from autograder.instructor.verify import verify_assignment
 
 
 @pytest.mark.parametrize("name", asg.available())

@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the kit root: lmcore/, autograder/
 
-from autograder.pytest_support import public_tests  # noqa: E402
+from autograder.student.pytest_plugin import public_tests  # noqa: E402
 
 test_public = public_tests(__file__)

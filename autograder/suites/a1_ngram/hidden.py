@@ -2,8 +2,8 @@
 Expected outputs come from solutions/ at grading time."""
 from __future__ import annotations
 
-from autograder import judges as J
-from autograder.suite import hidden
+from autograder.authoring import judges as J
+from autograder.authoring.declare import hidden
 
 from .public import (addk_hints, backoff_sum_hint, counts_judge, interp_sum_hint,
                      kn_raw_hint, lambdas_judge, mkn_formula_judge, mkn_values_judge,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder import judges as J
-from autograder.suite import public
+from autograder.authoring import judges as J
+from autograder.authoring.declare import public
 
 # -- what the hints say -----------------------------------------------------------------------
 ONE_BOS = ("an order-n model pads with n-1 <s> (two for a trigram): with a single <s> the "
@@ -67,7 +67,7 @@ def counts_judge(expected, actual):
         else:
             score += 1
     verdict = J.Verdict(score / 3, "\n".join(msgs))
-    return J._apply_hints(verdict, [one_bos_count_hint], expected, actual)
+    return J.with_hints(verdict, [one_bos_count_hint], expected, actual)
 
 
 # -- distributions ------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def dist_judge(rtol=1e-9, hints=()):
         msg = J.compare(expected["dist"], actual["dist"], path="dist", rtol=rtol, atol=1e-12,
                         label=label)
         verdict = J.Verdict(0.0 if msg else 1.0, msg or "")
-        return J._apply_hints(verdict, hints, expected, actual)
+        return J.with_hints(verdict, hints, expected, actual)
     return judge
 
 
@@ -165,7 +165,7 @@ def sums_judge(hints=()):
             v = J.Verdict(0.0, f"the distribution after {ctx[i] or '(sentence start)'!r} sums "
                                f"to {sums[i]:.12g}, not 1 (over {p.shape[1] - 1} predictable "
                                "words)")
-        return J._apply_hints(v, hints, expected, actual)
+        return J.with_hints(v, hints, expected, actual)
     return judge
 
 
@@ -221,14 +221,14 @@ def ppl_judge(rtol=1e-9):
             else:
                 score += 1
         verdict = J.Verdict(score / len(present), "\n".join(msgs))
-        return J._apply_hints(verdict, ppl_hints, expected, actual)
+        return J.with_hints(verdict, ppl_hints, expected, actual)
     return judge
 
 
 def lambdas_judge(expected, actual):
     lam = actual["lambdas"]
     v = J.fields(lambdas=J.close(rtol=1e-3, atol=1e-4), returns_self=J.exact())(expected, actual)
-    return J._apply_hints(v, [J.Hint(lambda e, a: abs(float(np.sum(lam)) - 1) > 1e-6,
+    return J.with_hints(v, [J.Hint(lambda e, a: abs(float(np.sum(lam)) - 1) > 1e-6,
                                      INTERP_SUM)], expected, actual)
 
 

@@ -2,8 +2,8 @@
 an SGD training run. Never ships; expected outputs come from solutions/ at grading time."""
 from __future__ import annotations
 
-from autograder import judges as J
-from autograder.suite import hidden
+from autograder.authoring import judges as J
+from autograder.authoring.declare import hidden
 
 from .public import (_rows_sum, _no_bos, bias_hint, gradcheck_bias_hint, mask_hint,
                      model_bias_hint, no_max_hint, overwrite_hint, reversed_hint,

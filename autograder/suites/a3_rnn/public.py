@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder import judges as J
-from autograder.suite import public
+from autograder.authoring import judges as J
+from autograder.authoring.declare import public
 
 H = J.Hint
 
@@ -100,7 +100,7 @@ def close_keys(keys, rtol=1e-7, atol=1e-10, hints=()):
             return J.Verdict(0.0, f"expected a dict, got {J.describe(actual)}")
         msg = J.compare({k: expected[k] for k in keys}, {k: actual.get(k) for k in keys},
                         rtol=rtol, atol=atol)
-        return J._apply_hints(J.Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
+        return J.with_hints(J.Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
     return judge
 
 
@@ -110,7 +110,7 @@ def oracle(rtol=1e-7, atol=1e-10, hints=()):
         msg = J.compare(actual["torch"], actual["ours"], rtol=rtol, atol=atol)
         v = J.Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
                                               "weights)") if msg else "")
-        return J._apply_hints(v, hints, expected, actual)
+        return J.with_hints(v, hints, expected, actual)
     return judge
 
 
@@ -122,7 +122,7 @@ def clip_oracle(hints=()):
         msg = J.compare(t, a, rtol=1e-12, atol=0.0)
         v = J.Verdict(0.0 if msg else 1.0, (msg + " (compared with "
                       "torch.nn.utils.clip_grad_norm_ on the same gradients)") if msg else "")
-        return J._apply_hints(v, hints, t, a)
+        return J.with_hints(v, hints, t, a)
     return judge
 
 
@@ -132,7 +132,7 @@ def clip_judge(hints=()):
         msg = J.compare({k: expected[k] for k in keys}, {k: actual.get(k) for k in keys},
                         rtol=1e-12, atol=0.0)
         v = J.Verdict(0.0 if msg else 1.0, msg or "")
-        return J._apply_hints(v, hints, expected, actual)
+        return J.with_hints(v, hints, expected, actual)
     return judge
 
 
@@ -142,7 +142,7 @@ def closed_form(rtol=1e-9):
         v = J.Verdict(1.0 if ok else 0.0, "" if ok else
                       f"loss: expected {actual['closed_form']:.10g} (known in closed form), got "
                       f"{J.fmt(actual['loss'])}")
-        return J._apply_hints(v, [TEACHER, MASK_HINT_MODEL], expected, actual)
+        return J.with_hints(v, [TEACHER, MASK_HINT_MODEL], expected, actual)
     return judge
 
 

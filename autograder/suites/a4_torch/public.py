@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from autograder import judges as J
-from autograder.suite import public
+from autograder.authoring import judges as J
+from autograder.authoring.declare import public
 
 H = J.Hint
 

@@ -1,0 +1,360 @@
+"""Judges: compare a student's outputs with the reference's and say what is wrong.
+
+A judge is a callable ``judge(expected, actual) -> Verdict``. ``expected`` is the reference
+scenario's output (``None`` for self-checks, which look only at ``actual``); ``actual`` is the
+student's, already validated as plain data by ``outputs.read_outputs``. A verdict carries a
+score fraction in [0, 1] and a message that says what was expected, what came back, where,
+and (through hints) the most likely cause.
+
+Judges compose: ``fields(h=close(), dWx=close())`` gives each key its share of the credit,
+and every judge accepts ``hints=[Hint(condition, "did you ...?")]`` whose conditions see
+``(expected, actual)`` and fire on recognisable wrong answers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float                      # fraction of the test's points, 0..1
+    message: str = ""                 # empty when fully correct
+    hints: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= 1.0 - 1e-12
+
+    def feedback(self) -> str:
+        parts = [self.message] if self.message else []
+        parts += [f"Hint: {h}" for h in self.hints]
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """``when(expected, actual) -> bool``; ``say`` is shown when it fires on a failed test."""
+    when: Callable[[Any, Any], bool]
+    say: str
+
+
+def with_hints(verdict: Verdict, hints: Sequence[Hint], expected, actual) -> Verdict:
+    """``verdict`` with the sayings of every hint that fires on this wrong answer; for judges
+    written in a suite (the built-in judges call it themselves). A passed verdict is returned
+    unchanged, and a hint whose condition raises stays silent."""
+    if verdict.passed or not hints:
+        return verdict
+    fired = []
+    for h in hints:
+        try:
+            if h.when(expected, actual):
+                fired.append(h.say)
+        except Exception:  # a hint that cannot apply to this wrong answer stays silent
+            pass
+    return Verdict(verdict.score, verdict.message, verdict.hints + tuple(fired))
+
+
+# -- helpers -----------------------------------------------------------------------------
+def describe(v: Any) -> str:
+    """Short description of a value's type and shape, for messages."""
+    if isinstance(v, np.ndarray):
+        return f"array of shape {v.shape} and dtype {v.dtype}"
+    if isinstance(v, bool):
+        return f"bool {v}"
+    if isinstance(v, (int, float)):
+        return f"{type(v).__name__} {v!r}"
+    if isinstance(v, str):
+        return f"str {v[:60]!r}"
+    if isinstance(v, list):
+        return f"list of length {len(v)}"
+    if isinstance(v, dict):
+        return f"dict with keys {sorted(v)[:8]}"
+    return type(v).__name__
+
+
+def fmt(x: Any) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.6g}"
+    if isinstance(x, np.integer):
+        return str(int(x))
+    if isinstance(x, np.bool_):
+        return str(bool(x))
+    return repr(x)
+
+
+def rel_error(x, y):
+    """Elementwise max(|x - y| / max(1e-8, |x| + |y|)), cs231n's definition."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))
+
+
+def _index_str(idx) -> str:
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]" if idx != () else ""
+
+
+def compare(expected: Any, actual: Any, path: str = "", rtol: float = 1e-7,
+            atol: float = 1e-10, exact: bool = False,
+            label: Callable[[str, tuple], str] | None = None) -> str | None:
+    """None when ``actual`` matches ``expected``, else one message naming the first mismatch.
+
+    Numbers and arrays match within ``abs(a - e) <= atol + rtol * abs(e)`` (NaN matches NaN,
+    infinities must match exactly); with ``exact`` they must be equal. Arrays must also agree
+    in shape and in dtype kind (float / int / bool). ``label(path, index)`` may turn an index
+    into words ("token 'the' after context ('<s>',)").
+    """
+    where = path or "the output"
+
+    def at(idx):
+        text = f"{where}{_index_str(idx)}"
+        if label is not None:
+            extra = label(path, idx)
+            if extra:
+                text += f" ({extra})"
+        return text
+
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{where}: expected a dict with keys {sorted(expected)}, got {describe(actual)}"
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            return f"{where}: missing key(s) {missing}"
+        for k in expected:
+            msg = compare(expected[k], actual[k], f"{path}[{k!r}]" if path else k, rtol, atol,
+                          exact, label)
+            if msg:
+                return msg
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return f"{where}: expected a list of length {len(expected)}, got {describe(actual)}"
+        if len(actual) != len(expected):
+            return f"{where}: expected {len(expected)} items, got {len(actual)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            msg = compare(e, a, f"{path}[{i}]", rtol, atol, exact, label)
+            if msg:
+                return msg
+        return None
+    if isinstance(expected, str) or expected is None or isinstance(expected, bool):
+        if type(actual) is not type(expected) or actual != expected:
+            return f"{where}: expected {fmt(expected)}, got {fmt(actual)}"
+        return None
+    if isinstance(expected, (int, float)):
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            if isinstance(actual, np.ndarray) and actual.shape == ():
+                actual = actual.item()
+            else:
+                return f"{where}: expected a number ({fmt(expected)}), got {describe(actual)}"
+        if isinstance(expected, int) and exact and not isinstance(actual, int):
+            return f"{where}: expected the integer {expected}, got {describe(actual)}"
+        return _compare_arrays(np.asarray(expected), np.asarray(actual), at, rtol, atol, exact)
+    if isinstance(expected, np.ndarray):
+        if not isinstance(actual, np.ndarray):
+            if isinstance(actual, (list, int, float)) and not isinstance(actual, bool):
+                return (f"{where}: expected a numpy array of shape {expected.shape}, got "
+                        f"{describe(actual)}; return an np.ndarray")
+            return f"{where}: expected an array of shape {expected.shape}, got {describe(actual)}"
+        if actual.shape != expected.shape:
+            return (f"{where}: expected shape {expected.shape}, got {actual.shape}")
+        ek, ak = expected.dtype.kind, actual.dtype.kind
+        if (ek == "f") != (ak == "f") or (ek == "b") != (ak == "b"):
+            return f"{where}: expected dtype {expected.dtype}, got {actual.dtype}"
+        if ek == "f" and expected.dtype == np.float64 and actual.dtype != np.float64:
+            return (f"{where}: expected dtype float64, got {actual.dtype}; keep float64 where "
+                    "gradients are checked")
+        return _compare_arrays(expected, actual, at, rtol, atol, exact)
+    return f"{where}: cannot compare a {type(expected).__name__}"
+
+
+def _compare_arrays(e: np.ndarray, a: np.ndarray, at, rtol, atol, exact) -> str | None:
+    if e.dtype.kind == "b" or exact:
+        bad = e != a
+        if e.dtype.kind == "f":
+            bad &= ~(np.isnan(e) & np.isnan(a))
+        if not bad.any():
+            return None
+        idx = np.unravel_index(np.argmax(bad), bad.shape) if bad.ndim else ()
+        n = int(bad.sum())
+        return (f"{at(idx)}: expected {fmt(e[idx])}, got {fmt(a[idx])}"
+                + (f" ({n} of {bad.size} entries differ)" if bad.size > 1 else ""))
+    e64 = e.astype(np.complex128 if e.dtype.kind == "c" else np.float64)
+    a64 = a.astype(e64.dtype)
+    both_nan = np.isnan(e64) & np.isnan(a64)
+    same_inf = np.isinf(e64) & (e64 == a64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a64 - e64)
+        tol = atol + rtol * np.abs(e64)
+        # An infinite expected value makes the tolerance infinite: only the same inf matches.
+        bad = ~(((diff <= tol) & np.isfinite(e64)) | both_nan | same_inf)
+    if not bad.any():
+        return None
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        err = np.where(bad, np.nan_to_num(rel_error(e64.real, a64.real), nan=np.inf), -1.0)
+    idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+    n = int(bad.sum())
+    if not np.isfinite(a64).all() and np.isfinite(e64).all():
+        first = np.unravel_index(int(np.argmax(~np.isfinite(a64))), a64.shape) if a64.ndim else ()
+        return (f"{at(first)}: got {fmt(a64[first])} where {fmt(e64[first])} was expected "
+                f"({n} of {bad.size} entries wrong); look for an overflow, a log of 0 or a "
+                "division by 0")
+    return (f"{at(idx)}: expected {fmt(e64[idx])}, got {fmt(a64[idx])} "
+            f"(relative error {float(err[idx]):.2e}; {n} of {bad.size} entries outside "
+            f"rtol={rtol:g}, atol={atol:g})")
+
+
+# -- judges --------------------------------------------------------------------------------
+def close(rtol: float = 1e-7, atol: float = 1e-10, hints: Sequence[Hint] = (),
+          label=None) -> Callable[[Any, Any], Verdict]:
+    """All or nothing: every number and array within tolerance, structure and shapes equal."""
+    def judge(expected, actual):
+        msg = compare(expected, actual, rtol=rtol, atol=atol, label=label)
+        return with_hints(Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
+    return judge
+
+
+def exact(hints: Sequence[Hint] = (), label=None) -> Callable[[Any, Any], Verdict]:
+    """All or nothing: equal values (ints, strings, token lists, integer arrays)."""
+    def judge(expected, actual):
+        msg = compare(expected, actual, exact=True, label=label)
+        return with_hints(Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
+    return judge
+
+
+def fields(weights: dict[str, float] | None = None, hints: Sequence[Hint] = (),
+           **judges: Callable[[Any, Any], Verdict]) -> Callable[[Any, Any], Verdict]:
+    """Partial credit: each key of a dict output judged by its own judge, weighted.
+
+    ``fields(out=close(), dx=close(), dw=close())``: each key gets an equal share unless
+    ``weights`` says otherwise. Messages of failing keys are joined.
+    """
+    def judge(expected, actual):
+        if not isinstance(actual, dict):
+            return with_hints(Verdict(0.0, f"expected a dict with keys {sorted(judges)}, "
+                                        f"got {describe(actual)}"), hints, expected, actual)
+        total = sum((weights or {}).get(k, 1.0) for k in judges)
+        score, msgs, inner_hints = 0.0, [], []
+        for k, j in judges.items():
+            w = (weights or {}).get(k, 1.0)
+            if k not in actual:
+                msgs.append(f"{k}: missing from the output")
+                continue
+            v = j(None if expected is None else expected.get(k), actual[k])
+            score += w * v.score
+            if not v.passed:
+                msg = v.message
+                if msg.startswith("["):
+                    msg = k + msg
+                elif msg.startswith("the output"):
+                    msg = k + msg[len("the output"):]
+                elif not msg.startswith(k):
+                    msg = f"{k}: {msg}"
+                msgs.append(msg)
+                inner_hints += list(v.hints)
+        verdict = Verdict(score / total if total else 1.0, "\n".join(msgs), tuple(inner_hints))
+        return with_hints(verdict, hints, expected, actual)
+    return judge
+
+
+def sums_to_one(key: str | None = None, axis: int = -1, tol: float = 1e-8,
+                hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+    """Self-check: probabilities (``actual[key]`` or ``actual``) are in [0, 1] and sum to one
+    along ``axis``. The reference output is not used."""
+    def judge(expected, actual):
+        p = actual[key] if key is not None else actual
+        name = key or "the distribution"
+        p = np.asarray(p, dtype=np.float64)
+        if p.size == 0:
+            return Verdict(0.0, f"{name}: empty")
+        if not np.isfinite(p).all():
+            return with_hints(Verdict(0.0, f"{name}: contains inf or NaN"), hints, expected, actual)
+        if (p < -tol).any() or (p > 1 + tol).any():
+            idx = np.unravel_index(int(np.argmax((p < -tol) | (p > 1 + tol))), p.shape)
+            return with_hints(Verdict(0.0, f"{name}{_index_str(idx)} = {fmt(p[idx])} is not "
+                                        "a probability"), hints, expected, actual)
+        s = np.atleast_1d(p.sum(axis=axis) if p.ndim else p)
+        dev = np.abs(s - 1.0)
+        if (dev > tol).any():
+            i = np.unravel_index(int(np.argmax(dev)), dev.shape)
+            row = str(int(i[0])) if len(i) == 1 else _index_str(i)
+            return with_hints(Verdict(0.0, f"{name}: row {row} sums to {float(s[i]):.12g}, "
+                                        f"not 1 (tolerance {tol:g})"), hints, expected, actual)
+        return Verdict(1.0)
+    return judge
+
+
+def gradcheck(tol: float = 1e-7, hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+    """Self-check: ``actual = {"analytic": {name: array}, "numeric": {name: array}}`` computed
+    by the scenario from the student's own forward pass; each gradient gets an equal share and
+    must have max relative error below ``tol``."""
+    def judge(expected, actual):
+        an = actual.get("analytic") if isinstance(actual, dict) else None
+        nu = actual.get("numeric") if isinstance(actual, dict) else None
+        if not isinstance(an, dict) or not isinstance(nu, dict):
+            return Verdict(0.0, "gradient check: the scenario returned no gradients")
+        score, msgs = 0.0, []
+        for name, num in nu.items():
+            a = an.get(name)
+            num = np.asarray(num, dtype=np.float64)
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                a = np.asarray(a, dtype=np.float64)  # a scalar parameter's gradient
+            if not isinstance(a, np.ndarray) or a.shape != np.shape(num):
+                msgs.append(f"{name}: expected a gradient of shape {np.shape(num)}, got "
+                            f"{describe(a)}")
+                continue
+            with np.errstate(invalid="ignore"):
+                err = rel_error(a, num)
+            err = np.where(np.isnan(err), np.inf, err)
+            worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+            if float(err[worst]) <= tol:
+                score += 1
+            else:
+                msgs.append(f"{name} is wrong: max relative error {float(err[worst]):.1e} at "
+                            f"{_index_str(worst) or 'the scalar'} (analytic {fmt(a[worst])}, "
+                            f"numerical {fmt(num[worst])}; tolerance {tol:g})")
+        verdict = Verdict(score / max(1, len(nu)), "\n".join(msgs))
+        return with_hints(verdict, hints, expected, actual)
+    return judge
+
+
+def check(predicate: Callable[[Any], bool | tuple[bool, str]], message: str = "",
+          hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+    """Self-check with a predicate on the student's output alone (e.g. a loss bound).
+
+    The predicate returns a bool, or ``(ok, message)`` to explain a failure with values."""
+    def judge(expected, actual):
+        r = predicate(actual)
+        ok, msg = (r if isinstance(r, tuple) else (bool(r), message))
+        msg = msg or "the self-check failed"  # a failed test never comes back without words
+        return with_hints(Verdict(1.0 if ok else 0.0, "" if ok else msg), hints,
+                            expected, actual)
+    return judge
+
+
+def all_of(*parts: Callable[[Any, Any], Verdict]) -> Callable[[Any, Any], Verdict]:
+    """Score is the minimum of the parts' scores; messages are joined."""
+    def judge(expected, actual):
+        vs = [p(expected, actual) for p in parts]
+        failed = [v for v in vs if not v.passed]
+        return Verdict(min(v.score for v in vs), "\n".join(v.message for v in failed if v.message),
+                       tuple(h for v in failed for h in v.hints))
+    return judge
+
+
+def isclose(a, b, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
+    """For hint conditions: do two plain values match within tolerance?"""
+    try:
+        return compare(b, a, rtol=rtol, atol=atol) is None
+    except Exception:
+        return False
+
+
+def finite(x) -> bool:
+    return bool(np.isfinite(np.asarray(x, dtype=np.float64)).all()) if x is not None else False
+
+
+__all__ = ["Verdict", "Hint", "close", "exact", "fields", "sums_to_one", "gradcheck", "check",
+           "all_of", "isclose", "compare", "rel_error", "describe", "finite", "math"]

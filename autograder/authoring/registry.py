@@ -1,0 +1,97 @@
+"""The one registry of assignments: every ``autograder/suites/aN_topic/__init__.py`` is one.
+
+A suite's ``__init__.py`` declares, as literals::
+
+    GRADED_FILES = ("rnn_layers.py", ...)   # what a student writes and submits
+    TITLE = "A3: recurrent networks in numpy"
+    PRELOAD = ("numpy", "torch")            # optional: imported once in the worker, before forking
+
+Everything that needs to know which assignments exist (the CLI, the release, the stubs, the
+exports) asks this module. The declarations are read without importing the suite, so the
+registry also works on another kit's tree (a release, a test fixture).
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.errors import UsageError
+
+KIT_ROOT = Path(__file__).resolve().parents[2]
+NAME = re.compile(r"^a\d+_[a-z0-9_]+$")
+
+
+class UnknownAssignment(UsageError):
+    pass
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str                      # "a3_rnn": the package name, the same in solutions/ and assignments/
+    graded_files: tuple[str, ...]  # the files a student writes and submits, e.g. ("rnn_layers.py",)
+    title: str
+    preload: tuple[str, ...] = ("numpy",)
+    kit_root: Path = KIT_ROOT
+
+    @property
+    def short(self) -> str:
+        return self.name.split("_")[0]
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.kit_root / "solutions" / self.name
+
+    @property
+    def stub_dir(self) -> Path:
+        return self.kit_root / "assignments" / self.name
+
+    @property
+    def suite_dir(self) -> Path:
+        return self.kit_root / "autograder" / "suites" / self.name
+
+
+def suites_dir(kit_root: Path = KIT_ROOT) -> Path:
+    return Path(kit_root) / "autograder" / "suites"
+
+
+def available(kit_root: Path = KIT_ROOT) -> list[str]:
+    """Assignments that have a suite in this kit, in course order (a release may hold fewer)."""
+    root = suites_dir(kit_root)
+    if not root.is_dir():
+        return []
+    names = [p.name for p in root.iterdir() if NAME.match(p.name) and (p / "__init__.py").is_file()]
+    return sorted(names, key=lambda n: (int(n[1:].split("_")[0]), n))
+
+
+def suite_meta(name: str, kit_root: Path = KIT_ROOT) -> dict:
+    """The literal declarations of ``suites/<name>/__init__.py`` (GRADED_FILES, TITLE, ...)."""
+    path = suites_dir(kit_root) / name / "__init__.py"
+    meta: dict = {}
+    if path.is_file():
+        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name):
+                try:
+                    meta[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    return meta
+
+
+def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
+    """Resolve 'a1', 'a1_ngram' or 'A1' to an assignment, or raise with the valid names."""
+    key = Path(name.strip().lower().rstrip("/")).name
+    have = available(kit_root)
+    matches = [n for n in have if n == key or n.split("_")[0] == key]
+    if not matches:
+        listed = ", ".join(f"{n.split('_')[0]} ({n})" for n in have) or "none"
+        raise UnknownAssignment(f"unknown assignment {name!r}; this kit has: {listed}")
+    meta = suite_meta(matches[0], kit_root)
+    if not meta.get("GRADED_FILES"):
+        raise UnknownAssignment(f"{suites_dir(kit_root) / matches[0] / '__init__.py'}: declares no "
+                                "GRADED_FILES; add GRADED_FILES = (\"module.py\", ...)")
+    return Assignment(name=matches[0], graded_files=tuple(meta["GRADED_FILES"]),
+                      title=meta.get("TITLE", matches[0]),
+                      preload=tuple(meta.get("PRELOAD", ("numpy",))), kit_root=Path(kit_root))

@@ -1,0 +1,226 @@
+"""Grade one submission or a batch: load -> run in a sandboxed worker -> judge -> write.
+
+Submissions are graded in parallel, one worker per submission, ``jobs`` at a time, each job
+slot with its own unprivileged uid. Every submission gets a result, whatever it does; a
+result already on disk for the same files and tests is not redone (resume after Ctrl-C).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from autograder.authoring.declare import Test
+from autograder.authoring.registry import Assignment
+from autograder.engine import expected as expected_mod
+from autograder.engine.intake import load_submission
+from autograder.engine.judging import judge_run
+from autograder.engine.records import Submission, SubmissionResult, TestResult, TestRun
+from autograder.engine.runners import SandboxedRunner
+from autograder.engine.sandbox import Limits
+from autograder.engine.staging import public_kit, stage
+from autograder.reporters import files as result_files
+from autograder.reporters.gradebook import write_batch
+
+
+def preload_for(assignment: Assignment) -> tuple[str, ...]:
+    return assignment.preload
+
+
+def tests_hash(tests: list[Test]) -> str:
+    h = hashlib.sha256()
+    for t in tests:
+        h.update(json.dumps([t.spec(), t.points, t.visibility], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Grader:
+    """Everything a batch shares: tests, expected outputs, the public kit, the limits."""
+    assignment: Assignment
+    tests: list[Test]
+    expected: dict
+    kit: Path
+    limits: Limits
+    strict: bool = False
+    sandboxed: bool = True
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def grade_one(self, sub: Submission, slot: int = 0,
+                  on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
+        start = time.monotonic()
+        res = SubmissionResult(self.assignment.name, sub.id, problems=list(sub.problems),
+                               fatal=sub.fatal,
+                               fingerprint=f"{sub.fingerprint()[:16]}-{tests_hash(self.tests)}")
+        if sub.fatal:
+            res.tests = [TestResult(t.name, t.part, t.visibility, t.points, 0.0, "failed",
+                                    "error", f"not graded: {sub.fatal}", t.description)
+                         for t in self.tests]
+            res.seconds = time.monotonic() - start
+            return res
+        def progress(test, run):
+            if on_test:
+                on_test(test, run)
+            if self.cancel.is_set():  # Ctrl-C: stop between tests, write nothing half-done
+                raise Cancelled(sub.id)
+
+        with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
+            staged = stage(sub, self.assignment, Path(tmp) / "stage")
+            runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
+                                     preload=preload_for(self.assignment), limits=self.limits,
+                                     sandboxed=self.sandboxed, strict=self.strict, slot=slot)
+            report = runner.run(staged, self.tests, progress=progress)
+        res.layers = report.layers
+        res.tests = [judge_run(t, r, self.expected.get(t.name))
+                     for t, r in zip(self.tests, report.runs)]
+        res.seconds = time.monotonic() - start
+        return res
+
+
+class Cancelled(BaseException):
+    """Raised between tests when the batch is interrupted (not an Exception: it must not
+    become an 'internal error' result)."""
+
+
+def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
+                strict: bool = False, sandboxed: bool = True) -> Grader:
+    exp = expected_mod.load(assignment, tests, preload=preload_for(assignment))
+    public_kit(kit_dir)
+    return Grader(assignment, tests, exp, kit_dir, limits or Limits(), strict, sandboxed)
+
+
+def find_submissions(paths: list[Path], assignment: Assignment) -> list[Path]:
+    """Each path is a submission (a zip, or a folder holding graded files) or a folder of
+    submissions (its sub-folders and zips)."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir() and not p.is_symlink() and not _is_submission_dir(p, assignment):
+            children = sorted(c for c in p.iterdir()
+                              if not c.name.startswith(".") and (c.is_dir() or c.suffix == ".zip"))
+            found.extend(children if children else [p])
+        else:
+            found.append(p)
+    return found
+
+
+def _is_submission_dir(p: Path, assignment: Assignment) -> bool:
+    return any((p / f).exists() or (p / assignment.name / f).exists()
+               for f in assignment.graded_files) or (p / "manifest.json").exists()
+
+
+def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
+                on_done: Callable[[SubmissionResult | None, str], None] | None = None,
+                resume: bool = True) -> list[SubmissionResult]:
+    """Grade every submission into ``out/<id>/``; returns every result, in input order."""
+    out.mkdir(parents=True, exist_ok=True)
+    subs: list[Submission] = []
+    seen: dict[str, int] = {}
+    for p in paths:
+        s = load_submission(p, grader.assignment)
+        if s.id in seen:                       # two "alice.zip" in different folders
+            seen[s.id] += 1
+            s.id = f"{s.id}-{seen[s.id]}"
+        else:
+            seen[s.id] = 1
+        subs.append(s)
+    thash = tests_hash(grader.tests)
+    todo = []
+    done_results: dict[str, SubmissionResult] = {}
+    for s in subs:
+        done = result_files.read_record(out / s.id) if resume else None
+        if done is not None and done.fingerprint == f"{s.fingerprint()[:16]}-{thash}":
+            done_results[s.id] = done
+            if on_done:
+                on_done(None, s.id)
+        else:
+            todo.append(s)
+    slots: queue.Queue[int] = queue.Queue()
+    for k in range(max(1, jobs)):
+        slots.put(k)
+
+    def work(s: Submission) -> SubmissionResult:
+        slot = slots.get()
+        try:
+            res = grader.grade_one(s, slot)
+        except Exception as err:  # the grader's own bug must not cost the rest of the batch
+            res = _internal_error(grader, s, err)
+        finally:
+            slots.put(slot)
+        result_files.write_submission(res, out / s.id)
+        if on_done:
+            on_done(res, s.id)
+        return res
+
+    grader.cancel.clear()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = {pool.submit(work, s): s for s in todo}
+        for f in as_completed(futures):
+            done_results[futures[f].id] = f.result()
+    except BaseException:
+        # Ctrl-C (or a full disk): queued submissions never start, running ones stop after
+        # their current test without writing; results already written stay for the resume.
+        grader.cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    results = [done_results[s.id] for s in subs]
+    write_batch(results, out, grader.assignment.name)
+    return results
+
+
+def _internal_error(grader: Grader, sub: Submission, err: Exception) -> SubmissionResult:
+    """A result for a submission the grader itself failed on. Its fingerprint is empty, so
+    the next run (resume) grades it again instead of keeping this."""
+    import traceback
+    where = traceback.extract_tb(err.__traceback__)[-1]
+    why = (f"internal error in the grader ({type(err).__name__}: {str(err)[:300]} at "
+           f"{Path(where.filename).name}:{where.lineno}); run the grade command again, and "
+           "report it if it persists")
+    res = SubmissionResult(grader.assignment.name, sub.id, problems=list(sub.problems), fatal=why)
+    res.tests = [TestResult(t.name, t.part, t.visibility, t.points, 0.0, "failed", "error",
+                            f"not graded: {why}", t.description) for t in grader.tests]
+    return res
+
+
+def temp_kit() -> tempfile.TemporaryDirectory:
+    d = tempfile.TemporaryDirectory(prefix="lmkit-kit-")
+    Path(d.name).chmod(0o755)
+    return d
+
+
+
+def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
+                strict: bool = False, public_only: bool = False, resume: bool = True,
+                console=None) -> list[SubmissionResult]:
+    """``grade`` as a library call: find the submissions under ``paths``, grade them into
+    ``out`` and, given a rich console, show a progress bar and one line per submission."""
+    from autograder.authoring.declare import load_tests
+    from autograder.reporters.console import progress
+
+    tests = load_tests(a.name, include_hidden=not public_only)
+    subs = find_submissions(paths, a)
+    with temp_kit() as kit:
+        grader = make_grader(a, tests, Path(kit), strict=strict)
+        if console is None:
+            return grade_batch(grader, subs, out, jobs=jobs, resume=resume)
+        console.print(f"Grading {len(subs)} submission(s) of {a.name} ({len(tests)} tests) "
+                      f"with {jobs} job(s) into {out}/")
+        with progress(console) as prog:
+            task = prog.add_task("grading", total=len(subs))
+
+            def done(res, sid):
+                prog.advance(task)
+                if res is None:
+                    prog.console.print(f"  {sid}: already graded (kept)")
+                else:
+                    prog.console.print(f"  {sid}: {res.score:g}/{res.max_score:g}"
+                                       + (f"  [red]{res.fatal}[/]" if res.fatal else ""))
+            return grade_batch(grader, subs, out, jobs=jobs, on_done=done, resume=resume)

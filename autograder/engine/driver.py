@@ -1,0 +1,339 @@
+"""Stage 2, the parent's side: drive one sandboxed worker through a list of tests.
+
+For each test the parent makes a fresh output folder, sends the test's spec (scenario name,
+params, seed: never expected outputs), waits for the worker's "done" line under the test's
+wall-clock limit, and reads the output *files* through ``outputs.read_outputs``. The line
+itself is only a wake-up call: nothing in it is trusted but a per-test nonce, so a forged
+line cannot end a later test early. While a test runs, the parent also watches the size of
+the output folder (the only host folder the worker can write) and stops a test that floods
+it. A timeout or a dead worker costs the test that was running; the worker is killed with its
+whole tree and restarted for the rest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.authoring.declare import Test
+from autograder.engine import sandbox
+from autograder.engine.records import TestRun
+from autograder.engine.wire import OutputError, read_outputs
+from autograder.engine.worker import ERROR_FILE, LOG_FILE
+from autograder.errors import KitError
+
+STARTUP_TIMEOUT = 120.0
+MAX_CHATTER = 1 << 20  # bytes of stdout tolerated from a worker per test before it is killed
+
+
+@dataclass
+class RunConfig:
+    package: str                # "a3_rnn"
+    kit: Path                   # folder holding the public lmcore/ and autograder/
+    preload: tuple[str, ...] = ("numpy",)
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    sandboxed: bool = True      # False for the trusted reference
+    strict: bool = False
+    slot: int = 0
+
+
+class Worker:
+    """One worker process for one submission (restarted after a timeout or crash)."""
+
+    def __init__(self, stage: Path, cfg: RunConfig, workdir: Path):
+        self.stage, self.cfg, self.workdir = stage, cfg, workdir
+        self.proc: subprocess.Popen | None = None
+        self.layers = sandbox.plan(cfg.slot, cfg.strict) if cfg.sandboxed else sandbox.Layers()
+        self.out = workdir / "out"
+        self.cwd = workdir / "cwd"
+        self._buf = b""
+        self._eof = False
+        self.starts = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        for d in (self.out, self.cwd):
+            d.mkdir(parents=True, exist_ok=True)
+        if self.layers.uid is not None:
+            for d in (self.out, self.cwd):
+                os.chown(d, self.layers.uid, self.layers.uid)
+                os.chmod(d, 0o700)
+        sandbox.cgroup_create(self.layers, self.cfg.limits)
+        wcfg = {
+            "package": self.cfg.package, "stage": str(self.stage), "out": str(self.out),
+            "cwd": str(self.cwd), "preload": list(self.cfg.preload),
+            "memory_bytes": self.cfg.limits.memory_mb * 2**20 if self.cfg.sandboxed else 0,
+            "fsize_bytes": self.cfg.limits.fsize_mb * 2**20 if self.cfg.sandboxed else 0,
+            "nofile": self.cfg.limits.nofile if self.cfg.sandboxed else 0,
+            "nproc": self.cfg.limits.pids, "dedicated_uid": self.layers.uid is not None,
+            "pid_namespace": self.layers.bwrap,
+        }
+        boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
+                "from autograder.engine.worker import main; main(sys.argv[1:])")
+        py = [sys.executable, "-I", "-c", boot, str(self.cfg.kit), json.dumps(wcfg)]
+        argv = (sandbox.command(py, self.layers, self.cfg.kit, self.stage, self.out, self.cwd,
+                                self.cfg.limits) if self.cfg.sandboxed else py)
+        env = dict(sandbox.SCRUBBED_ENV)
+        if not self.cfg.sandboxed:
+            env["PATH"] = os.environ.get("PATH", env["PATH"])
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, cwd=str(self.cwd), preexec_fn=sandbox.cgroup_join_fn(self.layers),
+            start_new_session=True, close_fds=True)
+        self._buf = b""
+        self.starts += 1
+        line = self._read_line(STARTUP_TIMEOUT)
+        if line is None or not line.get("ready"):
+            code = self.proc.poll()
+            self.stop()
+            raise WorkerStartError(f"the worker did not start (exit code {code}); "
+                                   "run `python -m autograder doctor` to check the sandbox")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                if self.proc.poll() is None and self.proc.stdin:
+                    self.proc.stdin.close()
+            except OSError:
+                pass
+            sandbox.kill_all(self.proc, self.layers)
+            for f in (self.proc.stdout,):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            self.proc = None
+        sandbox.cgroup_remove(self.layers)
+
+    # -- one test ---------------------------------------------------------------------------
+    def run(self, test: Test, index: int) -> TestRun:
+        if self.proc is None or self.proc.poll() is not None:
+            self.stop()
+            self.start()
+        d = f"t{index:03d}"
+        tdir = self.out / d
+        _empty(self.out)  # earlier tests' files are read; whatever else is there is junk
+        tdir.mkdir()
+        if self.layers.uid is not None:
+            os.chown(tdir, self.layers.uid, self.layers.uid)
+        # The nonce makes a "done" line unforgeable for any test but the one running: a
+        # student who writes fake lines into the worker's pipe cannot end a later test early.
+        nonce = secrets.token_hex(8)
+        cmd = dict(test.spec(), dir=d, nonce=nonce)
+        start = time.monotonic()
+        try:
+            self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.stop()
+            return TestRun(test.name, "crashed", detail="the worker died before the test started",
+                           seconds=0.0)
+        deadline = start + test.timeout
+        done = None
+        too_big = False
+        self._eof = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            line = self._read_line(min(remaining, DISK_POLL_S))
+            if line is not None:
+                if line.get("done") == d and line.get("nonce") == nonce:
+                    done = line
+                    break
+                continue
+            if self._eof:
+                break
+            # RLIMIT_FSIZE caps one file; this caps them all (file after file, on the host)
+            if _disk_usage([self.out, self.cwd]) > self.cfg.limits.disk_mb * 2**20:
+                too_big = True
+                break
+        seconds = time.monotonic() - start
+        if too_big:
+            self.stop()
+            _empty(self.out)
+            _empty(self.cwd)
+            return TestRun(test.name, "crashed", seconds=seconds,
+                           detail=f"the test wrote more than {self.cfg.limits.disk_mb} MB of files")
+        if done is None:
+            alive = self.proc is not None and self.proc.poll() is None
+            oom = sandbox.cgroup_oom_killed(self.layers)
+            self.stop()
+            if alive and time.monotonic() >= deadline:
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=_tail(tdir),
+                               detail=f"no result after {test.timeout:g} s (wall clock)")
+            why = "the worker was killed by the memory limit" if oom else "the worker died"
+            return TestRun(test.name, "crashed", detail=why, seconds=seconds, log_tail=_tail(tdir))
+        return self._collect(test, tdir, done, seconds)
+
+    def _collect(self, test: Test, tdir: Path, done: dict, seconds: float) -> TestRun:
+        log = _tail(tdir)
+        err_file = tdir / ERROR_FILE
+        if err_file.is_file() and not err_file.is_symlink():
+            try:
+                err = json.loads(_read_capped(err_file, 64 * 1024))
+                err = {k: err.get(k) for k in ("type", "message", "not_implemented",
+                                               "student_traceback")}
+                err["type"] = str(err["type"])[:100]
+                err["message"] = str(err["message"])[:4000]
+                err["not_implemented"] = err["not_implemented"] is True
+                err["student_traceback"] = [str(x)[:500] for x in (err["student_traceback"] or [])][:8]
+            except (ValueError, OSError, TypeError, AttributeError, RecursionError):
+                err = {"type": "Error", "message": "the test failed (its error report was "
+                       "unreadable)", "not_implemented": False, "student_traceback": []}
+            return TestRun(test.name, "error", error=err, seconds=seconds, log_tail=log)
+        how, code = done.get("how"), done.get("code")
+        if how == "signal":
+            return TestRun(test.name, "crashed", seconds=seconds, log_tail=log,
+                           detail=_signal_detail(code))
+        try:
+            outputs = read_outputs(tdir)
+        except OutputError as err:
+            if "wrote no outputs" in str(err):
+                return TestRun(test.name, "no-output", seconds=seconds, log_tail=log,
+                               detail=f"the test process exited (code {code}) without returning")
+            return TestRun(test.name, "bad-output", seconds=seconds, log_tail=log, detail=str(err))
+        return TestRun(test.name, "ok", outputs=outputs, seconds=seconds, log_tail=log)
+
+    # -- the pipe ---------------------------------------------------------------------------
+    def _read_line(self, timeout: float) -> dict | None:
+        """The next JSON line from the worker, or None on timeout/EOF; junk is skipped."""
+        if self.proc is None:
+            return None
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        chatter = 0
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                while b"\n" in self._buf:
+                    raw, self._buf = self._buf.split(b"\n", 1)
+                    try:
+                        msg = json.loads(raw)
+                        if isinstance(msg, dict):
+                            return msg
+                    except ValueError:
+                        pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                if not sel.select(remaining):
+                    return None
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self._eof = True
+                    return None
+                chatter += len(chunk)
+                if chatter > MAX_CHATTER:
+                    self._eof = True
+                    return None
+                self._buf = (self._buf + chunk)[-MAX_CHATTER:]
+
+
+class WorkerStartError(KitError):
+    pass
+
+
+DISK_POLL_S = 0.2
+MAX_ENTRIES = 20_000
+
+
+def _disk_usage(folders: list[Path]) -> int:
+    """Bytes under ``folders`` (links not followed); a flood of entries counts as too much."""
+    total, entries = 0, 0
+    stack = [str(f) for f in folders]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    return 1 << 62
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return total
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything inside ``folder`` (which stays)."""
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return
+    for c in children:
+        if c.is_dir() and not c.is_symlink():
+            shutil.rmtree(c, ignore_errors=True)
+        else:
+            try:
+                c.unlink()
+            except OSError:
+                pass
+
+
+def _signal_detail(sig) -> str:
+    import signal as s
+    names = {s.SIGKILL: "SIGKILL (the memory limit, or the process was killed)",
+             s.SIGXCPU: "SIGXCPU (the CPU-time limit)", s.SIGSEGV: "SIGSEGV (a crash)",
+             s.SIGXFSZ: "SIGXFSZ (the file-size limit)", s.SIGABRT: "SIGABRT (an abort)"}
+    try:
+        return f"the test process was killed by {names.get(sig, s.Signals(sig).name)}"
+    except (ValueError, TypeError):
+        return f"the test process was killed by signal {sig}"
+
+
+def _read_capped(path: Path, cap: int) -> str:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read(cap).decode("utf-8", "replace")
+
+
+def _tail(tdir: Path, cap: int = 1500) -> str:
+    p = tdir / LOG_FILE
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        f.seek(max(0, size - cap))
+        text = f.read(cap).decode("utf-8", "replace")
+    return ("..." if size > cap else "") + text
+
+
+def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
+              progress=None) -> tuple[list[TestRun], list[str]]:
+    """Run every test of one submission in one worker. Returns the runs and the active layers."""
+    with tempfile.TemporaryDirectory(prefix="lmkit-w-") as tmp:
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o755)
+        worker = Worker(stage, cfg, workdir)
+        runs: list[TestRun] = []
+        try:
+            for i, test in enumerate(tests):
+                try:
+                    runs.append(worker.run(test, i))
+                except WorkerStartError as err:
+                    runs.append(TestRun(test.name, "crashed", detail=str(err)))
+                if progress:
+                    progress(test, runs[-1])
+        finally:
+            worker.stop()
+            sandbox.release(worker.layers)
+        layers = worker.layers.active + [f"note: {n}" for n in worker.layers.notes]
+        return runs, layers

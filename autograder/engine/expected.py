@@ -1,0 +1,108 @@
+"""Reference outputs: what every student output is judged against.
+
+Public tests' expected outputs are committed as data under ``suites/<a>/expected/`` (made by
+``python -m autograder expected aN``) so a student can check without the reference. Hidden
+tests' are computed from ``solutions/`` at grading time, by the same worker code run without
+a sandbox (the reference is trusted), and cached under ``.cache/expected/`` keyed by a hash of
+the reference, the scenarios, lmcore and the test's spec, so a changed reference is never
+served stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from autograder.authoring.declare import Test
+from autograder.authoring.registry import KIT_ROOT, Assignment
+from autograder.engine.judging import MISSING_EXPECTED
+from autograder.engine.runners import ReferenceRunner
+from autograder.engine.staging import reference_submission, stage
+from autograder.engine.wire import OutputError, read_outputs, write_outputs
+from autograder.errors import KitError
+
+CACHE = KIT_ROOT / ".cache" / "expected"
+
+
+class ReferenceFailed(KitError):
+    pass
+
+
+def folder_name(test: Test) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in test.name)
+
+
+def public_dir(assignment: Assignment) -> Path:
+    return assignment.suite_dir / "expected"
+
+
+def code_hash(assignment: Assignment) -> str:
+    h = hashlib.sha256()
+    files = sorted(assignment.solution_dir.glob("*.py")) + [assignment.suite_dir / "scenarios.py"]
+    files += sorted((KIT_ROOT / "lmcore").glob("*.py"))
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def spec_hash(test: Test) -> str:
+    return hashlib.sha256(json.dumps(test.spec(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",)) -> dict[str, Any]:
+    """Run the reference on ``tests``; raise ReferenceFailed naming any test it cannot pass."""
+    if not tests:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="lmkit-ref-") as tmp:
+        st = stage(reference_submission(assignment), assignment, Path(tmp),
+                   base=assignment.solution_dir)
+        runs = ReferenceRunner(assignment.name, tuple(preload)).run(st, tests).runs
+    bad = [r for r in runs if r.status != "ok"]
+    if bad:
+        r = bad[0]
+        why = r.detail or (r.error or {}).get("message", "")
+        raise ReferenceFailed(f"the reference solution fails test {r.name} of {assignment.name} "
+                              f"({r.status}: {why}); fix solutions/{assignment.name} or the "
+                              f"scenario in autograder/suites/{assignment.name}/scenarios.py")
+    return {r.name: r.outputs for r in runs}
+
+
+def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
+         allow_compute: bool = True) -> dict[str, Any]:
+    """Expected outputs for ``tests`` (MISSING_EXPECTED where none can be had)."""
+    expected: dict[str, Any] = {}
+    todo: list[Test] = []
+    index_file = public_dir(assignment) / "index.json"
+    index = json.loads(index_file.read_text()) if index_file.exists() else {}
+    have_reference = assignment.solution_dir.is_dir()
+    key = code_hash(assignment) if have_reference else ""
+    for t in tests:
+        if not t.needs_reference:
+            expected[t.name] = None
+            continue
+        if t.visibility == "public" and index.get(t.name, {}).get("spec") == spec_hash(t):
+            try:
+                expected[t.name] = read_outputs(public_dir(assignment) / folder_name(t))
+                continue
+            except OutputError:
+                pass
+        if t.visibility == "hidden" and have_reference:
+            cached = CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}"
+            if (cached / "outputs.json").exists():
+                expected[t.name] = read_outputs(cached)
+                continue
+        if have_reference and allow_compute:
+            todo.append(t)
+        else:
+            expected[t.name] = MISSING_EXPECTED
+    if todo:
+        outputs = run_reference(assignment, todo, preload)
+        for t in todo:
+            expected[t.name] = outputs[t.name]
+            if t.visibility == "hidden":
+                cached = CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}"
+                cached.mkdir(parents=True, exist_ok=True)
+                write_outputs(outputs[t.name], cached)
+    return expected

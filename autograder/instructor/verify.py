@@ -1,0 +1,97 @@
+"""``verify``: prove the suite grades what it claims, before any student is graded.
+
+The reference must get full marks, the stubs zero (as "not implemented yet", never as a
+crash), and every known submission in examples/ exactly the per-test points its manifest
+declares. Every graded part needs a public and a hidden test, and the committed public
+expected outputs must match the current reference.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from autograder.authoring.declare import load_tests
+from autograder.authoring.registry import Assignment
+from autograder.engine.batch import grade_batch, make_grader, temp_kit
+from autograder.engine.intake import submission_id
+from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.reference import stale_public
+
+TOL = 1e-6  # scores are rounded to 6 decimals in results.json
+
+
+def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
+                      out: Path | None = None) -> bool:
+    """True when everything is as declared. ``out``: keep the batch there (each submission's
+    results, the gradebook and the class report), as ``grade`` would write it."""
+    tests = load_tests(a.name, include_hidden=True)
+    problems: list[str] = []
+    parts_public = {t.part for t in tests if t.visibility == "public"}
+    parts_hidden = {t.part for t in tests if t.visibility == "hidden"}
+    for part in sorted(parts_public ^ parts_hidden):
+        which = "hidden" if part in parts_public else "public"
+        problems.append(f"part {part!r} has no {which} test")
+    stale = stale_public(a, tests)
+    if stale:
+        problems.append(f"public expected outputs are missing or stale for {stale[:5]}; run "
+                        f"`python -m autograder expected {a.short}`")
+    with tempfile.TemporaryDirectory(prefix="lmkit-verify-") as tmp, temp_kit() as kit:
+        tmp = Path(tmp)
+        out = out or tmp / "out"
+        subs: dict[str, Path] = {}
+        ref = tmp / "subs" / "reference"
+        ref.mkdir(parents=True)
+        for f in a.graded_files:
+            (ref / f).write_bytes((a.solution_dir / f).read_bytes())
+        subs["reference"] = ref
+        stubs = tmp / "subs" / "stubs"
+        stubs.mkdir()
+        for f in a.graded_files:
+            (stubs / f).write_bytes((a.stub_dir / f).read_bytes())
+        subs["stubs"] = stubs
+        examples = list_examples(a)
+        for ex in examples:
+            sid = ex.name.replace("/", "__")
+            subs[sid] = materialize(ex, a, tmp / "subs" / sid)
+        grader = make_grader(a, tests, Path(kit))
+        console.print(f"[bold]{a.name}[/]: grading the reference, the stubs and "
+                      f"{len(examples)} examples ({len(tests)} tests each)")
+        results = grade_batch(grader, list(subs.values()), out, jobs=jobs, resume=False)
+    by_id = {r.submission: r for r in results}
+    table = Table(title=f"verify {a.name}")
+    for col in ("submission", "expected", "got", "verdict"):
+        table.add_column(col)
+
+    def row(sid, label, want_fn):
+        res = by_id[submission_id(subs[sid])]
+        got = res.by_test()
+        bad = []
+        for t in tests:
+            want = want_fn(t)
+            have = got[t.name].score if t.name in got else None
+            if have is None or abs(have - want) > TOL:
+                said = got[t.name].feedback if t.name in got else ""
+                bad.append(f"{t.name}: expected {want:g}, got {have} ({said[:160]!r})")
+        want_total = sum(want_fn(t) for t in tests)
+        table.add_row(label, f"{want_total:g}", f"{res.score:g}",
+                      "[green]ok[/]" if not bad else f"[red]{len(bad)} mismatch(es)[/]")
+        problems.extend(f"{label}: {b}" for b in bad)
+        return res
+
+    row("reference", "reference", lambda t: t.points)
+    stub_res = row("stubs", "stubs", lambda t: 0.0)
+    for t in stub_res.tests:
+        if t.kind != "not-implemented" and t.score == 0:
+            problems.append(f"stubs: {t.name} failed as {t.kind}, not as 'not implemented "
+                            f"yet': {t.feedback[:160]!r}")
+    for ex in examples:
+        sid = ex.name.replace("/", "__")
+        row(sid, ex.name, lambda t, ex=ex: ex.expected_score(t.name, t.points))
+    console.print(table)
+    for p in problems:
+        console.print(f"  [red]- {p}[/]", markup=True, highlight=False)
+    return not problems
+
