@@ -153,7 +153,7 @@ def test_full_output_disk_then_resume(tmp_path, private):
         final = assert_complete(out, names, len(tests))
         assert set(final) == set(names) and len(docs) == len(names)
         for n, stamp in stamps.items():  # completed results are kept, not redone
-            assert (out / n / "results.json").stat().st_mtime_ns == stamp
+            assert (out / n / "record.json").stat().st_mtime_ns == stamp
             assert final[n] == first[n]
     finally:
         subprocess.run(["umount", "-l", str(out)])

@@ -40,10 +40,15 @@ def public_dir(assignment: Assignment) -> Path:
 
 def code_hash(assignment: Assignment) -> str:
     h = hashlib.sha256()
-    files = sorted(assignment.solution_dir.glob("*.py")) + [assignment.suite_dir / "scenarios.py"]
+    # everything a scenario's outputs can depend on: the reference, the scenarios (a module or a
+    # package), the fixtures that suites share, and lmcore
+    files = sorted(assignment.solution_dir.glob("*.py"))
+    files += sorted(assignment.suite_dir.glob("scenarios.py"))
+    files += sorted(assignment.suite_dir.glob("scenarios/*.py"))
+    files += sorted((KIT_ROOT / "autograder" / "authoring").glob("fixtures.py"))
     files += sorted((KIT_ROOT / "lmcore").glob("*.py"))
     for f in files:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+        h.update(f.relative_to(KIT_ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -3,10 +3,10 @@ Expected outputs come from solutions/ at grading time."""
 from __future__ import annotations
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import hidden
+from autograder.authoring import hidden
 
 from .public import (addk_hints, backoff_sum_hint, counts_judge, interp_sum_hint,
-                     kn_raw_hint, lambdas_judge, mkn_formula_judge, mkn_values_judge,
+                     lambdas_judge, mkn_formula_judge, mkn_values_judge,
                      model_test, one_bos_pad_hint, ppl_test, samples_judge, sums_judge,
                      sums_test, unchanged_judge)
 

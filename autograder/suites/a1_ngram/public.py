@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import public
+from autograder.authoring import public
 
 # -- what the hints say -----------------------------------------------------------------------
 ONE_BOS = ("an order-n model pads with n-1 <s> (two for a trigram): with a single <s> the "

@@ -3,7 +3,7 @@ an SGD training run. Never ships; expected outputs come from solutions/ at gradi
 from __future__ import annotations
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import hidden
+from autograder.authoring import hidden
 
 from .public import (_rows_sum, _no_bos, bias_hint, gradcheck_bias_hint, mask_hint,
                      model_bias_hint, no_max_hint, overwrite_hint, reversed_hint,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import public
+from autograder.authoring import public
 
 # -- hints: recognise a bug from (expected, actual) -------------------------------------------
 OVERWRITE = ("dW is wrong only at words that occur more than once in the batch: did you use "

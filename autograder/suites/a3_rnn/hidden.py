@@ -1,7 +1,7 @@
 """Hidden tests of a3_rnn: the same scenarios on inputs the students never saw, torch autograd
 as a second oracle, and clipping against torch.nn.utils.clip_grad_norm_ on the edge cases."""
 from autograder.authoring import judges as J
-from autograder.authoring.declare import hidden
+from autograder.authoring import hidden
 
 from .public import (CLIP_HINTS, GATE_ORDER, LEAKED, LSTM_SEQ_KEYS, MASK_HINT_MODEL, MASK_IGNORED,
                      NO_CARRY, NOT_CARRIED, RNN_SEQ_KEYS, RNN_STEP_KEYS, TANH_PREACT, clip_judge,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import public
+from autograder.authoring import public
 
 H = J.Hint
 

@@ -3,7 +3,7 @@
 generation; an RNN training run)."""
 from __future__ import annotations
 
-from autograder.authoring.declare import hidden
+from autograder.authoring import hidden
 
 from .public import (CHECKPOINT, CLIP, DETACH_LOOP, DETACH_STATE, DROPOUT, EVALUATE, FIT,
                      GENERATE, GREEDY_PROBS, LANGUAGE_MODEL, LOG_SOFTMAX, LOSS, PROBS, SAMPLE,

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from autograder.authoring import judges as J
-from autograder.authoring.declare import public
+from autograder.authoring import public
 
 H = J.Hint
 

@@ -1,210 +1,16 @@
-"""Scenarios of assignment 4 (PyTorch): each calls the submission's API on seeded inputs and
-returns plain data, judged in the parent against the reference's output.
-
-Every scenario runs single-threaded (``torch.set_num_threads(1)``) and draws all of its
-randomness from ``rng`` (numpy) or from a ``torch.Generator`` / ``torch.manual_seed`` seeded
-from it, so the reference and a submission see exactly the same inputs.
-
-The training-loop scenarios use ``_TinyLM``, a known-good model defined here, so that a
-mistake in the student's model costs the model's tests, not the loop's.
-"""
+"""Scenarios of a4_torch: train.py."""
 from __future__ import annotations
 
 import math
 import os
 import tempfile
-
 import numpy as np
 import torch
 from torch import nn
-
 from lmcore.batching import IGNORE, n_predicted, stream
-from lmcore.lm import UniformLM
 from lmcore.vocab import Vocab
-
-# -- tiny corpora (selected by name in params) -------------------------------------------------
-CORPORA = {
-    "farm": [
-        "the cat sat on the mat .", "the dog sat on the log .", "a cat saw a dog .",
-        "the dog saw the cat on the mat .", "a bird sat on the dog .",
-        "the bird saw a cat .", "a dog and a cat sat .", "the mat is on the log .",
-    ],
-    "verse": [
-        "to be or not to be , that is the question .",
-        "the rest is silence .", "what a piece of work is a man !",
-        "we are such stuff as dreams are made on .", "once more unto the breach , friends .",
-        "o brave new world , that has such people in it !", "to sleep , perchance to dream .",
-    ],
-}
-
-
-def _sentences(corpus: str) -> list[list[str]]:
-    return [line.split() for line in CORPORA[corpus]]
-
-
-def _setup(rng: np.random.Generator) -> torch.Generator:
-    """Single thread, global torch seed from rng (dropout), and a generator for the rest."""
-    torch.set_num_threads(1)
-    seed = int(rng.integers(2**31))
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else np.asarray(t)
-
-
-def _state_list(state) -> list:
-    """A model's state as a list of arrays: [h] for the RNN, [h, c] for the LSTM."""
-    if isinstance(state, torch.Tensor):
-        return [_np(state)]
-    if isinstance(state, (tuple, list)):
-        return [_np(s) for s in state]
-    raise TypeError(f"the state must be a tensor (RNN) or a pair (h, c) (LSTM), got "
-                    f"{type(state).__name__}")
-
-
-# -- weights by name ---------------------------------------------------------------------------
-def _weight_shapes(cell: str, V: int, E: int, H: int, L: int) -> dict[str, tuple]:
-    """The state_dict the docstring promises: names and shapes."""
-    G = 4 * H if cell == "lstm" else H
-    shapes = {"embedding.weight": (V, E)}
-    for k in range(L):
-        inp = E if k == 0 else H
-        shapes.update({f"rnn.weight_ih_l{k}": (G, inp), f"rnn.weight_hh_l{k}": (G, H),
-                       f"rnn.bias_ih_l{k}": (G,), f"rnn.bias_hh_l{k}": (G,)})
-    shapes.update({"decoder.weight": (V, H), "decoder.bias": (V,)})
-    return shapes
-
-
-def _random_weights(rng, cell, V, E, H, L, tie) -> dict[str, torch.Tensor]:
-    w = {name: torch.from_numpy(rng.standard_normal(shape) * 0.4)
-         for name, shape in _weight_shapes(cell, V, E, H, L).items()}
-    if tie:
-        w["decoder.weight"] = w["embedding.weight"]
-    return w
-
-
-def _load(model: nn.Module, weights: dict) -> None:
-    have = set(model.state_dict())
-    missing, unexpected = sorted(set(weights) - have), sorted(have - set(weights))
-    if missing or unexpected:
-        raise AssertionError(
-            "the model's parameters are not named as the docstring says (attributes "
-            "embedding, rnn, decoder): " + (f"missing {missing}" if missing else "")
-            + ("; " if missing and unexpected else "") + (f"unexpected {unexpected}"
-                                                          if unexpected else ""))
-    model.load_state_dict(weights, strict=True)
-
-
-def _build(sub, cell: str, V: int, E: int, H: int, L: int, dropout: float, tie: bool):
-    cls = sub.models.LSTMLM if cell == "lstm" else sub.models.RNNLM
-    model = cls(V, E, H, num_layers=L, dropout=dropout, tie_weights=tie)
-    return model.double()
-
-
-# -- models.py ----------------------------------------------------------------------------------
-def model_forward(sub, rng, cell="rnn", V=11, E=6, H=5, L=1, N=3, T=4, tie=False,
-                  with_state=True):
-    """Logits, final state and parameter gradients of the student's RNNLM / LSTMLM for given
-    weights, inputs and initial state (float64). The gradients are those of a fixed random
-    linear function of the logits and the final state, so they test the model alone."""
-    _setup(rng)
-    model = _build(sub, cell, V, E, H, L, 0.0, tie)
-    _load(model, _random_weights(rng, cell, V, E, H, L, tie))
-    x = torch.from_numpy(rng.integers(0, V, size=(N, T)))
-    n_state = 2 if cell == "lstm" else 1
-    state = [torch.from_numpy(rng.standard_normal((L, N, H))) for _ in range(n_state)]
-    state_in = (tuple(state) if cell == "lstm" else state[0]) if with_state else None
-    x_copy = x.clone()
-    logits, new_state = model(x, state_in)
-    new_list = list(new_state) if cell == "lstm" else [new_state]
-    R = torch.from_numpy(rng.standard_normal((N, T, V)))
-    Rs = [torch.from_numpy(rng.standard_normal((L, N, H))) for _ in range(n_state)]
-    objective = (logits * R).sum() + sum((s * r).sum() for s, r in zip(new_list, Rs))
-    objective.backward()
-    grads = {name: _np(p.grad) for name, p in model.named_parameters() if p.grad is not None}
-    return {
-        "logits": _np(logits),
-        "state": _state_list(new_state),
-        "grads": grads,
-        "tied": bool(model.decoder.weight is model.embedding.weight),
-        "n_params": int(sum(p.numel() for p in model.parameters())),
-        "inputs_unchanged": bool(torch.equal(x, x_copy)),
-    }
-
-
-def model_dropout(sub, rng, cell="lstm", V=9, E=6, H=6, L=2, N=2, T=5, p=0.5):
-    """Dropout: off in eval mode (the logits equal the reference's), on in training mode
-    (two training-mode passes differ from the eval-mode one)."""
-    _setup(rng)
-    model = _build(sub, cell, V, E, H, L, p, False)
-    _load(model, _random_weights(rng, cell, V, E, H, L, False))
-    x = torch.from_numpy(rng.integers(0, V, size=(N, T)))
-    with torch.no_grad():
-        model.eval()
-        eval_logits, _ = model(x, None)
-        model.train()
-        train_logits, _ = model(x, None)
-    return {"eval_logits": _np(eval_logits),
-            "train_differs": bool(not torch.allclose(train_logits, eval_logits))}
-
-
-def model_tying(sub, rng, cell="lstm", V=13, E=4, H=4):
-    """Weight tying: one shared parameter, and E != H refused with a ValueError."""
-    _setup(rng)
-    tied = _build(sub, cell, V, E, H, 1, 0.0, True)
-    untied = _build(sub, cell, V, E, H, 1, 0.0, False)
-    try:
-        _build(sub, cell, V, E, H + 1, 1, 0.0, True)
-        refused = "no error"
-    except ValueError:
-        refused = "ValueError"
-    except Exception as err:  # noqa: BLE001 - which error came back is the answer
-        refused = type(err).__name__
-    return {"tied_is_shared": bool(tied.decoder.weight is tied.embedding.weight),
-            "params_saved": int(sum(p.numel() for p in untied.parameters())
-                                - sum(p.numel() for p in tied.parameters())),
-            "mismatch_error": refused}
-
-
-def log_softmax_case(sub, rng, N=3, T=4, V=7, scale=3.0):
-    """prediction_log_softmax on random logits (float64): -inf at <s>, the rest normalised."""
-    _setup(rng)
-    logits = torch.from_numpy(rng.standard_normal((N, T, V)) * scale)
-    copy = logits.clone()
-    out = sub.models.prediction_log_softmax(logits, Vocab.bos_id)
-    return {"logp": _np(out), "inputs_unchanged": bool(torch.equal(logits, copy))}
-
-
-def sentence_batch_case(sub, rng, corpus="farm", k=4, oov=True, empty=False):
-    """sentence_batch on k sentences of a tiny corpus (some words out of vocabulary)."""
-    _setup(rng)
-    sentences = _sentences(corpus)
-    vocab = Vocab.build(sentences, min_count=2 if oov else 1)
-    pick = [sentences[int(i)] for i in rng.choice(len(sentences), size=k, replace=False)]
-    if empty:
-        pick.insert(1, [])
-    x, y = sub.models.sentence_batch(pick, vocab)
-    return {"x": _np(x).astype(np.int64), "y": _np(y).astype(np.int64)}
-
-
-def language_model(sub, rng, cell="lstm", corpus="verse", E=8, H=8):
-    """TorchLM (provided) around the student's model: logprobs of four sentences read as one
-    stream, their perplexity, and next_distribution after a context (float64)."""
-    _setup(rng)
-    sentences = _sentences(corpus)
-    vocab = Vocab.build(sentences, min_count=2)
-    V = len(vocab)
-    model = _build(sub, cell, V, E, H, 1, 0.0, False)
-    _load(model, _random_weights(rng, cell, V, E, H, 1, False))
-    from lmcore.lm import perplexity
-    lm = sub.models.TorchLM(model, vocab)
-    lp = lm.logprobs(sentences[:4])
-    dist = lm.next_distribution(sentences[0][:3])
-    return {"logprobs": np.asarray(lp, dtype=np.float64),
-            "perplexity": float(perplexity(lm, sentences[:4])),
-            "next": np.asarray(dist, dtype=np.float64)}
+from autograder.authoring import fixtures as F
+from autograder.suites.a4_torch.scenarios.common import _np, _setup
 
 
 # -- train.py: the loss, detach, clipping ------------------------------------------------------
@@ -246,21 +52,20 @@ def detach_case(sub, rng, H=4, L=2):
     }
 
 
+CLIP_SCALE = {"random": 1.0, "below": 1e-3, "tiny": 1e-30, "huge": 1e200, "inf": 1.0,
+              "nan": 1.0, "error": 1.0, "none": 1.0}
+CLIP_POISON = {"inf": [(1, (2,), F.INF)], "error": [(1, (2,), F.INF)],
+               "nan": [(2, (1, 1, 0), F.NAN)]}
+
+
 def _clip_params(rng, case: str, dtype=torch.float64):
+    """Four parameters; the last (and, for ``none``, every one) has no gradient."""
     shapes = [(3, 4), (5,), (2, 3, 2), (4,)]
-    scale = {"random": 1.0, "below": 1e-3, "tiny": 1e-30, "huge": 1e200, "inf": 1.0,
-             "nan": 1.0, "error": 1.0, "none": 1.0}[case]
-    if dtype == torch.float32 and case == "huge":
-        scale = 1e30
+    scale = 1e30 if dtype == torch.float32 and case == "huge" else CLIP_SCALE[case]
+    grads = F.gradients(rng, [] if case == "none" else shapes[:3], scale, CLIP_POISON.get(case, ()))
     params = [torch.zeros(s, dtype=dtype, requires_grad=True) for s in shapes]
-    for k, p in enumerate(params):
-        if case == "none" or k == 3:   # a parameter without gradient is skipped
-            continue
-        p.grad = torch.from_numpy(rng.standard_normal(p.shape) * scale).to(dtype)
-    if case in ("inf", "error"):
-        params[1].grad[2] = math.inf
-    if case == "nan":
-        params[2].grad[1, 1, 0] = math.nan
+    for p, g in zip(params, grads):
+        p.grad = torch.from_numpy(g).to(dtype)
     return params
 
 
@@ -296,6 +101,7 @@ def clip_case(sub, rng, case="random", max_norm=1.0, dtype="float64"):
     return {"norm": None if norm is None else float(torch.as_tensor(norm)),
             "grads": [g for g in grads if g is not None],
             "raised": raised, "used_torch_clip": bool(called)}
+
 
 
 # -- train.py: the loop --------------------------------------------------------------------------
@@ -406,7 +212,7 @@ def evaluate_case(sub, rng, corpus="verse", N=3, T=4, dropout=0.5):
     with a dropout model left in training mode: twice, to see that it is deterministic.
     Returns the two losses and the token counts (with the count DESIGN says)."""
     _setup(rng)
-    sentences = _sentences(corpus)
+    sentences = F.sentences(corpus)
     vocab = Vocab.build(sentences, min_count=1)
     model = _tiny_model(rng, len(vocab), dropout=dropout)
     model.train()
@@ -509,7 +315,7 @@ def training_run(sub, rng, cell="lstm", corpus="farm", E=24, H=24, N=4, T=6, epo
     """A short real run: the student's model and fit on a tiny corpus (float32, one thread).
     Self-check: the best validation loss (the training text itself) falls below ``bound``."""
     g = _setup(rng)
-    sentences = _sentences(corpus)
+    sentences = F.sentences(corpus)
     vocab = Vocab.build(sentences, min_count=1)
     ids = stream(sentences, vocab)
     cls = sub.models.LSTMLM if cell == "lstm" else sub.models.RNNLM
@@ -524,83 +330,3 @@ def training_run(sub, rng, cell="lstm", corpus="farm", E=24, H=24, N=4, T=6, epo
             "first_train": float(hist.train_loss[0]) if hist.train_loss else math.inf,
             "uniform": math.log(len(vocab) - 1), "bound": bound,
             "epochs": len(hist.valid_loss)}
-
-
-# -- generate.py ------------------------------------------------------------------------------
-def probs_case(sub, rng, N=2, V=9, temperature=1.0, top_k=None, scale=2.0):
-    """next_token_probs on random float64 logits."""
-    _setup(rng)
-    logits = torch.from_numpy(rng.standard_normal((N, V)) * scale)
-    copy = logits.clone()
-    probs = sub.generate.next_token_probs(logits, temperature, top_k)
-    return {"probs": _np(probs), "inputs_unchanged": bool(torch.equal(logits, copy))}
-
-
-def sample_case(sub, rng, N=3, V=8, draws=25, temperature=0.8, top_k=None):
-    """sample_next with a seeded torch.Generator: the draws, and the same draws again after
-    re-seeding (reproducibility)."""
-    _setup(rng)
-    logits = torch.from_numpy(rng.standard_normal((N, V)) * 2.0)
-    seed = int(rng.integers(2**31))
-    runs = []
-    for _ in range(2):
-        g = torch.Generator().manual_seed(seed)
-        runs.append([_np(sub.generate.sample_next(logits, g, temperature, top_k)).astype(np.int64)
-                     for _ in range(draws)])
-    first, again = np.stack(runs[0]), np.stack(runs[1])
-    return {"draws": first, "reproducible": bool(np.array_equal(first, again)),
-            "never_bos": bool((first != Vocab.bos_id).all())}
-
-
-def generate_case(sub, rng, corpus="verse", prompt="to be", temperature=0.8, top_k=None,
-                  max_tokens=12, samples=3):
-    """generate from a prompt with a known-good model and a seeded generator: the sentences,
-    and the same sentences again from the same seed."""
-    _setup(rng)
-    sentences = _sentences(corpus)
-    vocab = Vocab.build(sentences, min_count=1)
-    model = _tiny_model(rng, len(vocab), E=6, H=8)
-    seed = int(rng.integers(2**31))
-    out = []
-    for _ in range(2):
-        g = torch.Generator().manual_seed(seed)
-        out.append([list(sub.generate.generate(model, vocab, g, prompt=prompt.split(),
-                                               max_tokens=max_tokens, temperature=temperature,
-                                               top_k=top_k))
-                    for _ in range(samples)])
-    return {"samples": [" ".join(map(str, s)) for s in out[0]],
-            "reproducible": out[0] == out[1]}
-
-
-# -- table.py ------------------------------------------------------------------------------
-class _UnigramLM(UniformLM):
-    """Add-one unigram model of the training sentences."""
-
-    def __init__(self, vocab: Vocab, sentences):
-        super().__init__(vocab)
-        counts = np.ones(len(vocab))
-        for s in sentences:
-            for i in vocab.encode(s) + [vocab.eos_id]:
-                counts[i] += 1
-        counts[vocab.bos_id] = 0.0
-        self.p = counts / counts.sum()
-
-    def next_distribution(self, context):
-        return self.p.copy()
-
-    def logprobs(self, sentences):
-        return np.log(np.array([self.p[i] for s in sentences
-                                for i in self.vocab.encode(s) + [self.vocab.eos_id]]))
-
-
-def table_case(sub, rng, corpus="farm", held_out=3):
-    """perplexity_table for two simple models on held-out sentences."""
-    _setup(rng)
-    sentences = _sentences(corpus)
-    order = rng.permutation(len(sentences))
-    train = [sentences[i] for i in order[held_out:]]
-    test = [sentences[i] for i in order[:held_out]]
-    vocab = Vocab.build(train, min_count=1)
-    models = {"uniform": UniformLM(vocab), "unigram": _UnigramLM(vocab, train)}
-    rows = sub.table.perplexity_table(models, test)
-    return [dict(r) if isinstance(r, dict) else r for r in rows]
