@@ -1,5 +1,11 @@
 """The vocabulary: words seen at least ``min_count`` times in training, plus three specials.
 
+The default cutoff depends on the text. A corpus that already contains ``<unk>`` (Penn
+Treebank, WikiText) had its vocabulary closed by its makers: every word type in it is meant to
+stay, so ``Vocab.build`` keeps them all (``min_count`` 1). Any other corpus (Shakespeare, the
+default) keeps the words seen at least twice (``min_count`` 2). An explicit ``min_count`` always
+wins. ``default_min_count`` gives the rule.
+
 Ids are fixed by construction so that every model in the course agrees on them:
 ``<unk>`` = 0, ``<s>`` = 1, ``</s>`` = 2, then the words by decreasing training count
 (ties broken alphabetically). ``<s>`` is a context-only token: it is never predicted, so the
@@ -15,6 +21,17 @@ import numpy as np
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)
+OPEN_MIN_COUNT = 2     # the default cutoff for a corpus without <unk>
+CLOSED_MIN_COUNT = 1   # ... and for one whose makers already mapped rare words to <unk>
+
+
+def default_min_count(has_unk: bool) -> int:
+    """The cutoff ``Vocab.build`` uses when given none: 1 if the text has ``<unk>``, else 2.
+
+    >>> default_min_count(True), default_min_count(False)
+    (1, 2)
+    """
+    return CLOSED_MIN_COUNT if has_unk else OPEN_MIN_COUNT
 
 
 class Vocab:
@@ -43,11 +60,26 @@ class Vocab:
         self.min_count = min_count
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 2) -> "Vocab":
-        """Words of ``sentences`` seen at least ``min_count`` times, most frequent first."""
-        if min_count < 1:
+    def build(cls, sentences: Iterable[Sequence[str]], min_count: int | None = None) -> "Vocab":
+        """Words of ``sentences`` seen at least ``min_count`` times, most frequent first.
+
+        ``min_count=None`` (the default) picks the cutoff from the text with
+        ``default_min_count``: 1 when a sentence contains ``<unk>`` (a closed vocabulary such
+        as Penn Treebank's, which must not lose its rare words), else 2. The cutoff used is
+        ``vocab.min_count``. The specials are never counted as words.
+
+        >>> Vocab.build([["a", "b", "a"], ["a", "c"]]).words        # no <unk>: min_count 2
+        ['a']
+        >>> Vocab.build([["a", "b", "a"], ["<unk>", "c"]]).words    # <unk>: closed, min_count 1
+        ['a', 'b', 'c']
+        """
+        if min_count is not None and min_count < 1:
             raise ValueError(f"min_count must be >= 1, got {min_count}")
-        counts = Counter(t for s in sentences for t in s if t not in SPECIALS)
+        counts = Counter(t for s in sentences for t in s)
+        if min_count is None:
+            min_count = default_min_count(counts[UNK] > 0)
+        for special in SPECIALS:
+            counts.pop(special, None)
         words = sorted((w for w, c in counts.items() if c >= min_count),
                        key=lambda w: (-counts[w], w))
         return cls(words, counts={w: counts[w] for w in words}, min_count=min_count)

@@ -135,11 +135,12 @@ def test_load_text_errors_name_the_file(tmp_path):
 def test_shakespeare_splits_match_published_counts():
     """PLATFORMS.md: train 94,007 / 868,597; valid 7,709 / 70,635; test 9,579 / 87,825;
     14,337 vocabulary words at min_count 2 (14,339 predicted types)."""
-    card = {r["split"]: r for r in corpus.corpus_card(min_count=2)}
+    card = {r["split"]: r for r in corpus.corpus_card()}   # default cutoff: no <unk>, so 2
     got = {s: (card[s]["plays"], card[s]["sentences"], card[s]["tokens"]) for s in card}
     assert got == {"train": (32, 94_007, 868_597), "valid": (3, 7_709, 70_635),
                    "test": (3, 9_579, 87_825)}
-    assert card["train"]["vocab"] == 14_337
+    assert card["train"]["vocab"] == 14_337 and card["train"]["V"] == 14_339
+    assert card["train"]["min_count"] == 2 and not card["train"]["has_unk"]
     train = corpus.load_shakespeare("train")
     assert Vocab.build(train, min_count=2).prediction_size == 14_339
     assert corpus.split_plays("test") == ["hamlet", "the-tempest", "henry-v"]
@@ -158,7 +159,8 @@ def test_corpus_module_prints_the_card():
     out = subprocess.run([sys.executable, "-m", "lmcore.corpus"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    for figure in ("94,007", "868,597", "7,709", "70,635", "9,579", "87,825", "14,337"):
+    for figure in ("94,007", "868,597", "7,709", "70,635", "9,579", "87,825", "14,337",
+                   "14,339", "min_count=2"):
         assert figure in out.stdout, f"{figure} missing from:\n{out.stdout}"
 
 
