@@ -297,6 +297,9 @@ def python_roots() -> list[Path]:
     """Folders the worker's interpreter needs: the venv and the base install it points to."""
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
              Path(sys.executable).resolve().parent.parent}
+    # A venv reached through a symlink (a worktree's .venv -> the main checkout's) is started
+    # by its unresolved path, so that path must exist inside the sandbox too.
+    roots.add(Path(os.path.abspath(sys.prefix)))
     return sorted(roots)
 
 
