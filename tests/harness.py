@@ -148,3 +148,28 @@ def assert_nbgrader_source(path: Path, manual_answers: int, solution_snippet: st
     assert "BEGIN SOLUTION" not in text and solution_snippet not in text
     assert "YOUR ANSWER HERE" in text and "NotImplementedError" in text
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def run_notebook(path: Path, *, replace: dict[str, str] | None = None, append: str = "",
+                 source: str | None = None, timeout: int = 600) -> str:
+    """Execute the notebook at ``path`` (in its own folder) with its ``parameters`` cell edited:
+    each ``replace`` key must occur in it (a changed notebook fails loudly rather than running
+    at full budget), ``append`` is added, or ``source`` replaces the cell. Returns everything
+    the code cells printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{path.name}: expected one cell tagged 'parameters'"
+    cell = params[0]
+    if source is not None:
+        cell.source = source
+    for old, new in (replace or {}).items():
+        assert old in cell.source, f"{path.name}: the parameters cell no longer has {old!r}"
+        cell.source = cell.source.replace(old, new)
+    cell.source += append
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))

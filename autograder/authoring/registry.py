@@ -5,6 +5,9 @@ A suite's ``__init__.py`` declares, as literals::
     GRADED_FILES = ("rnn_layers.py", ...)   # what a student writes and submits
     TITLE = "A3: recurrent networks in numpy"
     PRELOAD = ("numpy", "torch")            # optional: imported once in the worker, before forking
+    PRELOAD_HIDDEN = ("torch",)             # optional: preloaded too when hidden tests run
+    WARM_WHEN = {"corpus": "shakespeare"}   # optional: when a test has these params, the worker
+                                            # calls scenarios.warm() once before forking
 
 Everything that needs to know which assignments exist (the CLI, the release, the stubs, the
 exports) asks this module. The declarations are read without importing the suite, so the
@@ -33,6 +36,8 @@ class Assignment:
     graded_files: tuple[str, ...]  # the files a student writes and submits, e.g. ("rnn_layers.py",)
     title: str
     preload: tuple[str, ...] = ("numpy",)
+    preload_hidden: tuple[str, ...] = ()
+    warm_when: tuple = ()          # ((param, value), ...): see WARM_WHEN above
     kit_root: Path = KIT_ROOT
 
     @property
@@ -50,6 +55,19 @@ class Assignment:
     @property
     def suite_dir(self) -> Path:
         return self.kit_root / "autograder" / "suites" / self.name
+
+    def preload_for(self, tests=None) -> tuple[str, ...]:
+        """What the worker imports once before forking for a run of ``tests``: PRELOAD, plus
+        PRELOAD_HIDDEN when hidden tests run (a student's ``check`` need not pay for torch if
+        only the hidden tests compare with it)."""
+        hidden = tests is None or any(t.visibility == "hidden" for t in tests)
+        extra = tuple(m for m in self.preload_hidden if m not in self.preload) if hidden else ()
+        return self.preload + extra
+
+    def warm_for(self, tests) -> bool:
+        """Does any of ``tests`` take the params WARM_WHEN names (e.g. the real corpus)?"""
+        return bool(self.warm_when) and any(
+            all(t.params.get(k) == v for k, v in self.warm_when) for t in tests)
 
 
 def suites_dir(kit_root: Path = KIT_ROOT) -> Path:
@@ -94,4 +112,7 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
                                 "GRADED_FILES; add GRADED_FILES = (\"module.py\", ...)")
     return Assignment(name=matches[0], graded_files=tuple(meta["GRADED_FILES"]),
                       title=meta.get("TITLE", matches[0]),
-                      preload=tuple(meta.get("PRELOAD", ("numpy",))), kit_root=Path(kit_root))
+                      preload=tuple(meta.get("PRELOAD", ("numpy",))),
+                      preload_hidden=tuple(meta.get("PRELOAD_HIDDEN", ())),
+                      warm_when=tuple(sorted(meta.get("WARM_WHEN", {}).items())),
+                      kit_root=Path(kit_root))

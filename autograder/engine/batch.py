@@ -30,8 +30,8 @@ from autograder.reporters import files as result_files
 from autograder.reporters.gradebook import write_batch
 
 
-def preload_for(assignment: Assignment) -> tuple[str, ...]:
-    return assignment.preload
+def preload_for(assignment: Assignment, tests: list[Test] | None = None) -> tuple[str, ...]:
+    return assignment.preload_for(tests)
 
 
 def tests_hash(tests: list[Test]) -> str:
@@ -74,8 +74,9 @@ class Grader:
         with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
             staged = stage(sub, self.assignment, Path(tmp) / "stage")
             runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
-                                     preload=preload_for(self.assignment), limits=self.limits,
-                                     sandboxed=self.sandboxed, strict=self.strict, slot=slot)
+                                     preload=preload_for(self.assignment, self.tests), limits=self.limits,
+                                     sandboxed=self.sandboxed, strict=self.strict, slot=slot,
+                                     warm=self.assignment.warm_for(self.tests))
             report = runner.run(staged, self.tests, progress=progress)
         res.layers = report.layers
         res.tests = [judge_run(t, r, self.expected.get(t.name))
@@ -91,7 +92,7 @@ class Cancelled(BaseException):
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
                 strict: bool = False, sandboxed: bool = True) -> Grader:
-    exp = expected_mod.load(assignment, tests, preload=preload_for(assignment))
+    exp = expected_mod.load(assignment, tests, preload=preload_for(assignment, tests))
     public_kit(kit_dir)
     return Grader(assignment, tests, exp, kit_dir, limits or Limits(), strict, sandboxed)
 

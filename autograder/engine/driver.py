@@ -43,6 +43,7 @@ class RunConfig:
     sandboxed: bool = True      # False for the trusted reference
     strict: bool = False
     slot: int = 0
+    warm: bool = False          # call the scenarios' warm() before forking (shared trusted data)
 
 
 class Worker:
@@ -74,7 +75,7 @@ class Worker:
             "fsize_bytes": self.cfg.limits.fsize_mb * 2**20 if self.cfg.sandboxed else 0,
             "nofile": self.cfg.limits.nofile if self.cfg.sandboxed else 0,
             "nproc": self.cfg.limits.pids, "dedicated_uid": self.layers.uid is not None,
-            "pid_namespace": self.layers.bwrap,
+            "pid_namespace": self.layers.bwrap, "warm": self.cfg.warm,
         }
         boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
                 "from autograder.engine.worker import main; main(sys.argv[1:])")

@@ -63,7 +63,8 @@ def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",))
     with tempfile.TemporaryDirectory(prefix="lmkit-ref-") as tmp:
         st = stage(reference_submission(assignment), assignment, Path(tmp),
                    base=assignment.solution_dir)
-        runs = ReferenceRunner(assignment.name, tuple(preload)).run(st, tests).runs
+        runs = ReferenceRunner(assignment.name, tuple(preload),
+                               warm=assignment.warm_for(tests)).run(st, tests).runs
     bad = [r for r in runs if r.status != "ok"]
     if bad:
         r = bad[0]

@@ -52,11 +52,12 @@ class SandboxedRunner:
     sandboxed: bool = True             # False only for benchmarks of the sandbox's own cost
     strict: bool = False
     slot: int = 0
+    warm: bool = False
 
     def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
         cfg = RunConfig(package=self.package, kit=self.kit, preload=self.preload,
                         limits=self.limits, sandboxed=self.sandboxed, strict=self.strict,
-                        slot=self.slot)
+                        slot=self.slot, warm=self.warm)
         runs, layers = run_tests(staged, tests, cfg, progress=progress)
         return RunReport(runs, layers)
 
@@ -65,10 +66,11 @@ class SandboxedRunner:
 class ReferenceRunner:
     package: str
     preload: tuple[str, ...] = ("numpy",)
+    warm: bool = False
 
     def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
         cfg = RunConfig(package=self.package, kit=KIT_ROOT, preload=self.preload,
-                        sandboxed=False)
+                        sandboxed=False, warm=self.warm)
         runs, _ = run_tests(staged, tests, cfg, progress=progress)
         return RunReport(runs, ["trusted reference: no sandbox"])
 

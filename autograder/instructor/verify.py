@@ -24,9 +24,11 @@ TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
 
 def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
-                      out: Path | None = None) -> bool:
+                      out: Path | None = None, hostile: bool = True) -> bool:
     """True when everything is as declared. ``out``: keep the batch there (each submission's
-    results, the gradebook and the class report), as ``grade`` would write it."""
+    results, the gradebook and the class report), as ``grade`` would write it. ``hostile=False``
+    leaves examples/hostile/ out (the kit's tests grade them on their own, with a listener and
+    a planted secret to attack)."""
     tests = load_tests(a.name, include_hidden=True)
     problems: list[str] = []
     parts_public = {t.part for t in tests if t.visibility == "public"}
@@ -52,7 +54,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         for f in a.graded_files:
             (stubs / f).write_bytes((a.stub_dir / f).read_bytes())
         subs["stubs"] = stubs
-        examples = list_examples(a)
+        examples = [ex for ex in list_examples(a) if hostile or not ex.name.startswith("hostile/")]
         for ex in examples:
             sid = ex.name.replace("/", "__")
             subs[sid] = materialize(ex, a, tmp / "subs" / sid)

@@ -261,3 +261,8 @@ def mkn_dist(sub, rng, corpus: str, n: int, min_count: int = 1, contexts: list |
             "words": list(vocab.itos), "contexts": [" ".join(c) for c in ctxs],
             "discounts": np.asarray(lm.discounts, dtype=np.float64),
             "fallback": [bool(f) for f in lm.fallback]}
+
+
+def warm():
+    """Parse the real split once in the worker, before the tests fork (they inherit it)."""
+    _shakespeare()
