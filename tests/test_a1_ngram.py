@@ -283,6 +283,7 @@ def test_shakespeare_reference_perplexities():
 
 
 # -- the notebook --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_notebook_runs_in_fast_mode(tmp_path):
     import nbformat
     nb = nbformat.read(SOLUTION / "a1_ngram.ipynb", as_version=4)

@@ -171,6 +171,7 @@ def test_notebook_is_a_valid_nbgrader_source():
     assert_nbgrader_source(NOTEBOOK, manual_answers=2, solution_snippet='lm.perplexity(valid_sentences)')
 
 
+@pytest.mark.slow
 def test_notebook_runs_within_a_small_budget(tmp_path):
     """The whole notebook with a training budget of a few seconds and the first 100 sentences
     of valid and test (the real run uses 180 s and the whole splits)."""

@@ -282,6 +282,7 @@ def test_bug_hints_name_the_bug(example, tmp_path):
 
 
 # -- the notebook and the benchmark -------------------------------------------------------------
+@pytest.mark.slow
 def test_notebook_is_nbgrader_source_and_runs_on_a_small_budget(tmp_path):
     import nbformat
     nb = nbformat.read(SOLUTION / "a3_rnn.ipynb", as_version=4)
@@ -295,6 +296,7 @@ def test_notebook_is_nbgrader_source_and_runs_on_a_small_budget(tmp_path):
     assert "validation perplexity" in text and "first non-finite step" in text
 
 
+@pytest.mark.slow
 def test_benchmark_runs_quick():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_rnn.py"), "--quick",
                           "--repeat", "1"], capture_output=True, text=True, check=True).stdout

@@ -232,6 +232,7 @@ def test_notebook_is_a_valid_nbgrader_source():
     assert_nbgrader_source(NOTEBOOK, manual_answers=3, solution_snippet='rnn_hist = fit(')
 
 
+@pytest.mark.slow
 def test_notebook_runs_within_a_small_budget(tmp_path):
     """The whole notebook with budgets of seconds, a small model and slices of the splits
     (the real run trains each model for ten minutes on the whole training split)."""

@@ -133,6 +133,7 @@ def test_malformed_archives_get_a_clear_message(archives, name, phrase):
     assert sub.fatal and phrase in sub.fatal and archives[name].name in sub.fatal, sub.fatal
 
 
+@pytest.mark.slow
 def test_a_batch_of_bad_archives_gives_every_one_a_result(archives, tmp_path):
     """Through the real grader (fatal archives never reach a worker; the others do)."""
     from autograder.engine.batch import grade_batch, make_grader, temp_kit

@@ -16,6 +16,9 @@ import pytest
 from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
 
+# sandbox batches and platform tools: left out by `python3 kit.py test --fast`
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
 BIN = Path(sys.executable).parent

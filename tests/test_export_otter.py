@@ -15,6 +15,9 @@ from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
 from autograder.instructor.export.otter import ROOT_FILE, pack_submission
 
+# sandbox batches and platform tools: left out by `python3 kit.py test --fast`
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
 OTTER = Path(sys.executable).parent / "otter"
