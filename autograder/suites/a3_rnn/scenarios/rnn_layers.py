@@ -27,16 +27,22 @@ def rnn_step(sub, rng, N=3, D=4, H=5):
             "dWh": dWh, "db": db, "inputs_unchanged": F.unchanged(copies, args)}
 
 
+def _gradcheck(forward, backward, names, args, dout):
+    """The backward's gradients beside numerical ones of the student's own forward (whose
+    first output ``dout`` flows into), keyed by the inputs' ``names``."""
+    _, cache = forward(*args)
+    analytic = dict(zip(names, backward(dout, cache)))
+    f = lambda _: forward(*args)[0]  # noqa: E731
+    numeric = {k: numerical_gradient_array(f, v, dout) for k, v in zip(names, args)}
+    return {"analytic": analytic, "numeric": numeric}
+
+
 def rnn_step_gradcheck(sub, rng, N=2, D=3, H=4):
-    x, prev_h, Wx, Wh, b = _rnn_inputs(rng, N, D, H)
+    args = _rnn_inputs(rng, N, D, H)
     dnext_h = rng.standard_normal((N, H))
     L = sub.rnn_layers
-    _, cache = L.rnn_step_forward(x, prev_h, Wx, Wh, b)
-    analytic = dict(zip(("x", "prev_h", "Wx", "Wh", "b"), L.rnn_step_backward(dnext_h, cache)))
-    f = lambda _: L.rnn_step_forward(x, prev_h, Wx, Wh, b)[0]
-    numeric = {k: numerical_gradient_array(f, v, dnext_h)
-               for k, v in zip(("x", "prev_h", "Wx", "Wh", "b"), (x, prev_h, Wx, Wh, b))}
-    return {"analytic": analytic, "numeric": numeric}
+    return _gradcheck(L.rnn_step_forward, L.rnn_step_backward, ("x", "prev_h", "Wx", "Wh", "b"),
+                      args, dnext_h)
 
 
 def _seq_inputs(rng, N, T, D, H, G, scale=1.0):
@@ -59,15 +65,10 @@ def rnn_sequence(sub, rng, N=2, T=5, D=3, H=4):
 
 
 def rnn_sequence_gradcheck(sub, rng, N=2, T=4, D=3, H=4):
-    x, h0, Wx, Wh, b = _seq_inputs(rng, N, T, D, H, H)
+    args = _seq_inputs(rng, N, T, D, H, H)
     dh = rng.standard_normal((N, T, H))
     L = sub.rnn_layers
-    _, cache = L.rnn_forward(x, h0, Wx, Wh, b)
-    analytic = dict(zip(("x", "h0", "Wx", "Wh", "b"), L.rnn_backward(dh, cache)))
-    f = lambda _: L.rnn_forward(x, h0, Wx, Wh, b)[0]
-    numeric = {k: numerical_gradient_array(f, v, dh)
-               for k, v in zip(("x", "h0", "Wx", "Wh", "b"), (x, h0, Wx, Wh, b))}
-    return {"analytic": analytic, "numeric": numeric}
+    return _gradcheck(L.rnn_forward, L.rnn_backward, ("x", "h0", "Wx", "Wh", "b"), args, dh)
 
 
 def rnn_torch(sub, rng, N=3, T=6, D=4, H=5):
