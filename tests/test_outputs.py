@@ -316,3 +316,31 @@ def test_too_many_arrays_are_refused(tmp_path):
         os.link(tmp_path / "a.npy", tmp_path / n)
     write_doc(tmp_path, json.dumps([{"$array": n} for n in names]))
     assert refused(tmp_path) == "too many or repeated arrays in outputs"
+
+
+def test_nesting_is_measured_without_parsing(monkeypatch):
+    """A worker's JSON is measured before json's recursive decoder sees it: on Python 3.11 the
+    RecursionError of [[[[...]]]] can leave the judging thread unable to np.load a later,
+    honest array ("AST constructor recursion depth mismatch"), costing other tests."""
+    from autograder.engine import wire
+
+    assert wire.nesting_depth('[[1, 2], {"a": [3]}]') == 3
+    assert wire.nesting_depth('"[[[[" ') == 0                    # brackets inside strings
+    assert wire.nesting_depth('{"k\\"[": [1]}') == 2             # an escaped quote
+    deep = "[" * 30000 + "]" * 30000
+    assert wire.nesting_depth(deep) == 30000
+
+    def no_json(*a, **k):
+        raise AssertionError("json.loads must not see a document this deep")
+    monkeypatch.setattr(wire.json, "loads", no_json)
+    with pytest.raises(ValueError, match="nested more than"):
+        wire.loads_shallow(deep)
+
+
+def test_deep_outputs_file_is_refused_before_parsing(tmp_path, monkeypatch):
+    from autograder.engine import wire
+
+    (tmp_path / wire.OUTPUTS_FILE).write_text("[" * 5000 + "]" * 5000)
+    monkeypatch.setattr(wire.json, "loads", lambda *a, **k: pytest.fail("parsed a deep file"))
+    with pytest.raises(wire.OutputError, match="nested too deeply"):
+        wire.read_outputs(tmp_path)

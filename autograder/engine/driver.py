@@ -26,7 +26,7 @@ from pathlib import Path
 from autograder.authoring.declare import Test
 from autograder.engine import sandbox
 from autograder.engine.records import TestRun
-from autograder.engine.wire import OutputError, read_outputs
+from autograder.engine.wire import OutputError, loads_shallow, read_outputs
 from autograder.engine.worker import ERROR_FILE, LOG_FILE
 from autograder.errors import KitError
 
@@ -180,7 +180,7 @@ class Worker:
         err_file = tdir / ERROR_FILE
         if err_file.is_file() and not err_file.is_symlink():
             try:
-                err = json.loads(_read_capped(err_file, 64 * 1024))
+                err = loads_shallow(_read_capped(err_file, 64 * 1024), max_depth=4)
                 err = {k: err.get(k) for k in ("type", "message", "not_implemented",
                                                "student_traceback")}
                 err["type"] = str(err["type"])[:100]
@@ -218,7 +218,7 @@ class Worker:
                 while b"\n" in self._buf:
                     raw, self._buf = self._buf.split(b"\n", 1)
                     try:
-                        msg = json.loads(raw)
+                        msg = loads_shallow(raw.decode("utf-8", "replace"), max_depth=2)
                         if isinstance(msg, dict):
                             return msg
                     except ValueError:

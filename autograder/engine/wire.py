@@ -9,6 +9,7 @@ worker is unpickled or evaluated, and no object of a student's class reaches a c
 from __future__ import annotations
 
 import json
+import re
 import math
 import os
 from pathlib import Path
@@ -102,6 +103,33 @@ def write_outputs(value: Any, folder: str | Path) -> None:
 
 
 # -- decoding (in the parent) ---------------------------------------------------------------
+_BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in '[]{}"\\'))
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply ``text`` (JSON) nests, found without recursing. Every JSON document from a
+    worker is measured before it is parsed: json's C decoder recurses once per level, and on
+    Python 3.11 the RecursionError that [[[[...]]]] raises can leave the thread unable to parse
+    anything with ``ast`` (np.load's header) for the rest of the batch."""
+    depth = deepest = 0
+    for ch in _STRING.sub("", text.translate(_BRACKETS)):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_shallow(text: str, max_depth: int | None = None, **kw) -> Any:
+    """``json.loads`` of a worker's text, refused (ValueError) when it nests too deeply."""
+    limit = MAX_DEPTH + 2 if max_depth is None else max_depth
+    if nesting_depth(text) > limit:
+        raise ValueError(f"nested more than {limit} levels deep")
+    return json.loads(text, **kw)
+
+
 def read_outputs(folder: str | Path) -> Any:
     """Read and validate what a worker wrote; raise ``OutputError`` on anything else."""
     folder = Path(folder)
@@ -115,8 +143,13 @@ def read_outputs(folder: str | Path) -> Any:
     if raw is None:
         raise OutputError(f"outputs too large (over {MAX_JSON_BYTES} bytes)")
     try:
-        doc = json.loads(raw.decode("utf-8"),
-                         parse_constant=lambda c: (_ for _ in ()).throw(OutputError(c)))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise OutputError(f"outputs are not valid JSON: {err}") from None
+    if nesting_depth(text) > MAX_DEPTH + 2:
+        raise OutputError("outputs nested too deeply")
+    try:
+        doc = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(OutputError(c)))
     except (ValueError, UnicodeDecodeError) as err:
         raise OutputError(f"outputs are not valid JSON: {err}") from None
     except RecursionError:  # json's C decoder recurses per level: [[[[...]]]] is an attack
