@@ -18,7 +18,7 @@ Where the conventions differ (and so the probabilities do), exactly:
    (<s>, <s>) and the unigrams (<s>,): ``<s>`` gets a continuation count and a probability
    (it is in NLTK's prediction space, not in ours), N1+(. .) has one more bigram type, and the
    back-off weight after the bigram context (<s>,) counts <s> as one more follower type. That
-   extra weight is why NLTK's distributions after <s> sum to more than one (PLATFORMS.md).
+   extra weight is why NLTK's distributions after <s> sum to more than one (docs/design.md).
 Everything else (the highest order's raw counts, the continuation counts of the middle orders,
 one discount per order, full back-off from an unseen context) is the same model. To show it,
 the benchmark also rebuilds NLTK's conventions from our count arrays ("ours, NLTK's

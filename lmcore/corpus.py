@@ -78,7 +78,7 @@ def dialogue_lines(text: str) -> list[str]:
 
     Dropped: headings (``#``), speaker names (``**NAME**``), stage directions written on one
     line (``_Exit_``, ``_\\[Aside]_``) and blank lines. The rule is deliberately the simple,
-    line-based one that the course's reference figures were measured with (PLATFORMS.md):
+    line-based one that the course's reference figures were measured with (docs/design.md):
     the continuation lines of a stage direction that wraps over several lines are kept, which
     adds about 0.5% of tokens (mostly character names) and keeps every split's counts equal
     to the published ones (train 94,007 sentences / 868,597 tokens).

@@ -272,7 +272,7 @@ def test_measurements_on_the_sam_corpus():
 
 
 def test_shakespeare_reference_perplexities():
-    """PLATFORMS.md's NLTK figures on the same padded sentences: Laplace bigram 687.6 (NLTK's
+    """NLTK's figures (docs/design.md) on the same padded sentences: Laplace bigram 687.6 (NLTK's
     |V| includes <s>, ours does not: 687.5), Laplace trigram 4033, KN trigram (D = 0.75) 154.3."""
     from lmcore.corpus import load_shakespeare
     train, test = load_shakespeare("train"), load_shakespeare("test")

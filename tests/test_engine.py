@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 A2 = asg.get("a2")
 EXAMPLES = ("bias_not_summed", "partial")
 
-# Gradescope's results.json format (PLATFORMS.md, "Gradescope autograder"), as a JSON schema.
+# Gradescope's results.json format (docs/design.md), as a JSON schema.
 VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
 GRADESCOPE_SCHEMA = {
     "type": "object",

@@ -1,7 +1,7 @@
 """The Gradescope export, run as Gradescope runs it: the zip unpacked into an `autograder`
 tree (LMKIT_GRADESCOPE_ROOT), a submission in submission/, `run_autograder` executed with this
 machine's venv python (LMKIT_PYTHON) instead of the one setup.sh builds, and results.json
-checked against Gradescope's schema (PLATFORMS.md) for correct, buggy, hostile, empty and
+checked against Gradescope's schema (docs/design.md) for correct, buggy, hostile, empty and
 crashing cases."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ TEST = {"score": (int, float), "max_score": (int, float), "status": str, "name":
 
 
 def schema_errors(doc) -> list[str]:
-    """Gradescope's results.json schema as PLATFORMS.md describes it: types and allowed values."""
+    """Gradescope's results.json schema as docs/design.md describes it: types and allowed values."""
     errs = []
     if not isinstance(doc, dict):
         return [f"top level is {type(doc).__name__}, not an object"]

@@ -133,7 +133,7 @@ def test_load_text_errors_name_the_file(tmp_path):
 
 
 def test_shakespeare_splits_match_published_counts():
-    """PLATFORMS.md: train 94,007 / 868,597; valid 7,709 / 70,635; test 9,579 / 87,825;
+    """docs/design.md: train 94,007 / 868,597; valid 7,709 / 70,635; test 9,579 / 87,825;
     14,337 vocabulary words at min_count 2 (14,339 predicted types)."""
     card = {r["split"]: r for r in corpus.corpus_card()}   # default cutoff: no <unk>, so 2
     got = {s: (card[s]["plays"], card[s]["sentences"], card[s]["tokens"]) for s in card}

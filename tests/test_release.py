@@ -385,3 +385,30 @@ def test_real_kit_releases_without_leaks(tmp_path):
     assert not any(f.startswith(("solutions/", "examples/", "tests/")) or f.endswith("hidden.py")
                    for f in report.files)
     assert {f"assignments/{n}/__init__.py" for n in names} <= set(report.files)
+
+
+def test_release_refers_only_to_files_it_holds(tmp_path):
+    """Student files cite the kit's own docs, which ship; never a document outside the kit."""
+    import re
+    report = write_release(KIT, tmp_path / "release")
+    out = tmp_path / "release"
+    assert (out / "docs" / "conventions.md").is_file()
+    outside = [n + ".md" for n in ("DESIGN", "PLATFORMS", "STYLE")]
+    cited = re.compile(r"\b(docs/[\w./-]+\.md)\b")
+    for rel in report.files:
+        text = (out / rel).read_text(encoding="utf-8", errors="ignore")
+        for name in outside:
+            assert name not in text, f"{rel} cites {name}, which no student has"
+        for doc in cited.findall(text):
+            assert (out / doc).is_file(), \
+                f"{rel} cites {doc}, which the release does not hold"
+
+
+def test_no_project_file_cites_a_document_outside_the_repository():
+    import subprocess
+    files = subprocess.run(["git", "ls-files"], cwd=KIT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    outside = [n + ".md" for n in ("DESIGN", "PLATFORMS", "STYLE")]
+    bad = [f for f in files if (KIT / f).is_file()
+           and any(n in (KIT / f).read_text(encoding="utf-8", errors="ignore") for n in outside)]
+    assert bad == [], f"these files cite documents the repository does not hold: {bad}"

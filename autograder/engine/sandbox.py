@@ -1,6 +1,6 @@
 """Isolation layers around a worker, each used where this machine offers it.
 
-From the outside in (DESIGN.md, "Grading untrusted code"):
+From the outside in (docs/design.md, "Grading untrusted code"):
 
   bwrap     new mount, PID, network, IPC and UTS namespaces; the filesystem is a whitelist
             (system dirs, the Python install and venv, the public kit, the submission, its

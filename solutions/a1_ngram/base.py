@@ -14,7 +14,7 @@ without being the point of the assignment:
   (``vocab``, ``logprobs``, ``next_distribution``), so the course's sampling and final
   perplexity table reuse every n-gram model unchanged.
 
-Conventions (KenLM's, DESIGN.md): a sentence of an order-n model is padded with n-1 ``<s>``
+Conventions (KenLM's; docs/conventions.md): a sentence of an order-n model is padded with n-1 ``<s>``
 and one ``</s>``; ``<s>`` is never predicted; ``<unk>`` is a real word; the prediction space
 is the vocabulary without ``<s>``, of size ``vocab.prediction_size``.
 """

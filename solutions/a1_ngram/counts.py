@@ -1,6 +1,6 @@
 """Padding, n-gram extraction, counting, and the sparsity and storage measurements.
 
-Conventions (KenLM's, DESIGN.md): an order-n model pads a sentence with n-1 ``<s>`` and one
+Conventions (KenLM's; docs/conventions.md): an order-n model pads a sentence with n-1 ``<s>`` and one
 ``</s>``. Every token after the padding is *predicted* (the words and the ``</s>``, never
 ``<s>``); the model counts, for every order k = 1..n, the k-gram that ends at each predicted
 position. With the trigram padding ``<s> <s> i am </s>`` the trigrams are

@@ -74,6 +74,8 @@ testpaths = assignments
 """
 
 RELEASE_FILES = ("README.md", "requirements.txt", "pytest.ini")
+# The kit's own docs that student files refer to (the conventions every docstring assumes).
+STUDENT_DOCS = ("docs/conventions.md", "docs/design.md")
 PLATFORMS = ("gradescope", "nbgrader", "otter")
 
 
@@ -190,6 +192,10 @@ def _build(kit_root: Path, dst: Path, names: list[str], platform: str | None) ->
     (dst / "README.md").write_text(render_readme(kit_root, names, platform), encoding="utf-8")
     (dst / "requirements.txt").write_text(student_requirements(kit_root), encoding="utf-8")
     (dst / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+    for doc in STUDENT_DOCS:
+        if (kit_root / doc).is_file():
+            (dst / doc).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kit_root / doc, dst / doc)
     return sorted(left_out)
 
 
