@@ -171,5 +171,13 @@ def run_notebook(path: Path, *, replace: dict[str, str] | None = None, append: s
     cell.source += append
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []))
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def assert_checks_pass(out: str, assignment: Assignment) -> None:
+    """The notebook's section 0 checked every graded file of the reference, all passing."""
+    import re
+    totals = re.findall(r"Total: ([\d.]+) / ([\d.]+) on the public tests", out)
+    assert len(totals) >= len(assignment.graded_files), f"check() cells printed {totals}"
+    assert all(a == b for a, b in totals), f"the reference failed a check() cell: {totals}"

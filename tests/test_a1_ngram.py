@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from autograder.authoring import registry as asg
-from harness import assert_hint, run_notebook
+from harness import assert_checks_pass, assert_hint, run_notebook
 from lmcore.vocab import Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,4 +297,5 @@ def test_notebook_runs_in_fast_mode(tmp_path):
     text = run_notebook(SOLUTION / "a1_ngram.ipynb", timeout=120, source=(
         f"MAX_ORDER = 3\nFAST = True\nSEED = 0\nFIGURES = {str(tmp_path / 'figures')!r}\n"))
     assert "Kneser-Ney" in text and "lmcore.lm.perplexity agrees" in text
+    assert_checks_pass(text, A1)
     assert (tmp_path / "figures" / "a1_perplexity.png").exists()

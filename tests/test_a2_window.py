@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from autograder.authoring import registry as asg
-from harness import assert_hint, assert_nbgrader_source, load_package, run_notebook
+from harness import (assert_checks_pass, assert_hint, assert_nbgrader_source, load_package,
+                     run_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "a2_window"
@@ -179,4 +180,5 @@ def test_notebook_runs_within_a_small_budget(tmp_path):
         "BUDGET_SECONDS = 180": "BUDGET_SECONDS = 4", "EVAL_SENTENCES = None": "EVAL_SENTENCES = 100",
         'FIGURE_DIR = "figures"': f"FIGURE_DIR = {str(tmp_path)!r}"})
     assert "valid perplexity" in out and "test perplexity" in out
+    assert_checks_pass(out, A2)
     assert (tmp_path / "a2_window_loss.png").stat().st_size > 1000

@@ -28,7 +28,7 @@ from a3_rnn.model import RNNLM, grad_norm_vs_distance, truncated_bptt  # noqa: E
 from autograder.authoring import registry as asg  # noqa: E402
 from autograder.instructor.examples import list_examples  # noqa: E402
 from autograder.authoring.declare import load_tests  # noqa: E402
-from harness import assert_hint, run_notebook  # noqa: E402
+from harness import assert_checks_pass, assert_hint, run_notebook  # noqa: E402
 from lmcore.batching import bptt_batches, stream  # noqa: E402
 from lmcore.gradcheck import check_gradients, numerical_gradient_array, rel_error  # noqa: E402
 from lmcore.lm import LanguageModel, generate  # noqa: E402
@@ -294,6 +294,7 @@ def test_notebook_is_nbgrader_source_and_runs_on_a_small_budget(tmp_path):
     text = run_notebook(SOLUTION / "a3_rnn.ipynb", append=(
         "\nBUDGET_S = 1; CLIP_STEPS = 2; EVAL_SENTENCES = 40; D, H = 8, 16; N, T = 8, 8"))
     assert "validation perplexity" in text and "first non-finite step" in text
+    assert_checks_pass(text, A3)
 
 
 @pytest.mark.slow

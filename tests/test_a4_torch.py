@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 
 from autograder.authoring import registry as asg  # noqa: E402
 from autograder.instructor.examples import list_examples  # noqa: E402
-from harness import assert_hint, assert_nbgrader_source, load_package, run_notebook  # noqa: E402
+from harness import (assert_checks_pass, assert_hint, assert_nbgrader_source,  # noqa: E402
+                     load_package, run_notebook)
 from lmcore.batching import IGNORE, n_predicted, stream  # noqa: E402
 from lmcore.lm import perplexity  # noqa: E402
 from lmcore.vocab import Vocab  # noqa: E402
@@ -243,6 +244,7 @@ def test_notebook_runs_within_a_small_budget(tmp_path):
         "EVAL_SENTENCES = None": "EVAL_SENTENCES = 100",
         'FIGURE_DIR = "figures"': f"FIGURE_DIR = {str(tmp_path)!r}"})
     assert "LSTM: best validation perplexity" in out and "a4 torch LSTM" in out
+    assert_checks_pass(out, A4)
     assert "temperature 0.7" in out
     for name in ("a4_training.png", "a4_grad_norm.png", "a4_final_table.png"):
         assert (tmp_path / name).stat().st_size > 1000

@@ -79,7 +79,7 @@ class Worker:
         }
         boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
                 "from autograder.engine.worker import main; main(sys.argv[1:])")
-        py = [sys.executable, "-I", "-c", boot, str(self.cfg.kit), json.dumps(wcfg)]
+        py = [worker_python(), "-I", "-c", boot, str(self.cfg.kit), json.dumps(wcfg)]
         argv = (sandbox.command(py, self.layers, self.cfg.kit, self.stage, self.out, self.cwd,
                                 self.cfg.limits) if self.cfg.sandboxed else py)
         env = dict(sandbox.SCRUBBED_ENV)
@@ -237,6 +237,13 @@ class Worker:
                     self._eof = True
                     return None
                 self._buf = (self._buf + chunk)[-MAX_CHATTER:]
+
+
+def worker_python() -> str:
+    """This interpreter, by a path that exists inside the sandbox: ``..`` removed (started as
+    ``../../.venv/bin/python`` from a notebook's folder), symlinks kept (a venv is found by
+    the path it was started with)."""
+    return os.path.normpath(os.path.abspath(sys.executable))
 
 
 class WorkerStartError(KitError):
