@@ -76,7 +76,8 @@ class AddK(NgramLM):
         self.k = float(k)
 
     def probs(self, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
-        # Hint: every one of the |V| words gets k extra counts, so c(h) grows by k * |V|.
+        # Hint: add-k adds k to the count of every word after h, seen or not: what does that do
+        # Hint: to the total count of h?
         raise NotImplementedError("AddK.probs: write this part")
 
 
@@ -201,6 +202,14 @@ class KneserNey(NgramLM):
         P_0(w)     = 1 / |V|                          (uniform over the prediction space)
 
     ``discount``: one D for every order, or a sequence of n discounts (D_1, ..., D_n).
+
+    After ``__init__``, for each order k = 1..n (index 0 unused), ``ModifiedKneserNey``
+    builds on these attributes:
+
+    - ``self.a[k]``: float64 array of shape (index.size(k),), a(h, w) of every k-gram: the raw
+      counts at k = n, the continuation counts below;
+    - ``self.a_h[k]``: shape (index.size(k-1),), a(h), their sum per context h;
+    - ``self.types[k]``: shape (index.size(k-1),), T(h), the number of words w with a(h, w) > 0.
     """
 
     def __init__(self, counts: NgramCounts, discount: float | Sequence[float] = 0.75):

@@ -31,6 +31,7 @@ def embedding_forward(x, W):
     - out: (N, C, D), out[i, j] = W[x[i, j]]
     - cache: EmbeddingCache for embedding_backward
     """
+    out, cache = None, None
     # Hint: integer-array indexing W[x] gathers one row of W per id.
     raise NotImplementedError("embedding_forward: write this part")
     return out, cache
@@ -49,6 +50,7 @@ def embedding_backward(dout, cache):
     Returns:
     - dW: (V, D) gradient with respect to W (zero rows for words not in x)
     """
+    dW = None
     # Hint: dW[x] = dout keeps only the last occurrence of a repeated word; np.add.at adds them all.
     raise NotImplementedError("embedding_backward: write this part")
     return dW
@@ -71,6 +73,7 @@ def concat_forward(x):
       out[i, j*D:(j+1)*D] = x[i, j]
     - cache: ConcatCache for concat_backward
     """
+    out, cache = None, None
     # Hint: a C-order reshape of (N, C, D) to (N, C*D) puts word 0 first.
     raise NotImplementedError("concat_forward: write this part")
     return out, cache
@@ -78,6 +81,7 @@ def concat_forward(x):
 
 def concat_backward(dout, cache):
     """Inputs: dout: (N, C*D); cache: ConcatCache. Returns dx: (N, C, D)."""
+    dx = None
     raise NotImplementedError("concat_backward: write this part")
     return dx
 
@@ -100,6 +104,7 @@ def affine_forward(x, w, b):
     - out: (N, M)
     - cache: AffineCache for affine_backward
     """
+    out, cache = None, None
     raise NotImplementedError("affine_forward: write this part")
     return out, cache
 
@@ -116,6 +121,7 @@ def affine_backward(dout, cache):
     - dw: (F, M)
     - db: (M,), the bias is shared by every row of the minibatch
     """
+    dx, dw, db = None, None, None
     # Hint: b is added to every one of the N rows, so its gradient collects all N of them.
     raise NotImplementedError("affine_backward: write this part")
     return dx, dw, db
@@ -129,6 +135,7 @@ class TanhCache(NamedTuple):
 
 def tanh_forward(x):
     """Elementwise tanh. Input x: any shape. Returns (out, cache), out = tanh(x), same shape."""
+    out, cache = None, None
     raise NotImplementedError("tanh_forward: write this part")
     return out, cache
 
@@ -138,7 +145,8 @@ def tanh_backward(dout, cache):
 
     Returns dx, the shape of x. d tanh(x)/dx = 1 - tanh(x)**2, a function of the output.
     """
-    # Hint: the derivative is 1 - tanh(x)**2: square the activation, not the pre-activation.
+    dx = None
+    # Hint: write the local derivative of tanh in terms of its output (the cache holds it).
     raise NotImplementedError("tanh_backward: write this part")
     return dx
 
@@ -159,6 +167,7 @@ def log_softmax(scores, mask=None):
     Subtract each row's maximum before exponentiating: exp(1000) overflows, exp(0) does not,
     and the shift cancels in the ratio.
     """
+    logp = None
     # Hint: shift each row by its max (over the allowed classes) before np.exp.
     raise NotImplementedError("log_softmax: write this part")
     return logp
@@ -181,6 +190,7 @@ def softmax_loss_forward(scores, y, mask=None):
     - loss: float, -(1/N) * sum_i ln p(y[i] | row i)
     - cache: SoftmaxCache for softmax_loss_backward
     """
+    loss, cache = None, None
     raise NotImplementedError("softmax_loss_forward: write this part")
     return loss, cache
 
@@ -195,6 +205,7 @@ def softmax_loss_backward(dloss, cache):
     Returns:
     - dscores: (N, V), dloss * (p - onehot(y)) / N; zero at masked-out classes
     """
+    dscores = None
     # Hint: the loss is a mean over N rows, so every row's gradient is divided by N.
     raise NotImplementedError("softmax_loss_backward: write this part")
     return dscores

@@ -74,6 +74,7 @@ class WindowLM:
         - grads: dict with the same keys and shapes as self.params, the gradient of loss
         """
         p = self.params
+        loss, grads = None, None
         # Hint: chain the layers' forwards (embedding, concat, affine, tanh, affine, softmax loss),
         # Hint: then their backwards in the reverse order, keeping each cache.
         raise NotImplementedError("WindowLM.loss: write this part")
@@ -90,6 +91,7 @@ class WindowLM:
         - logp: (N, V) float64; -inf at <s>; exp(logp[i]) sums to one
         """
         p = self.params
+        logp = None
         raise NotImplementedError("WindowLM.log_probs: write this part")
         return logp
 
@@ -108,6 +110,7 @@ class WindowLM:
         Returns:
         - lp: (M,) float64, M = sum(len(s) + 1): each sentence's words, then its </s>
         """
+        lp = None
         # Hint: self.windows(sentences) gives every (window, target) pair in order.
         raise NotImplementedError("WindowLM.logprobs: write this part")
         return lp
@@ -115,6 +118,7 @@ class WindowLM:
     def perplexity(self, sentences: Sequence[Sequence[str]]) -> float:
         """exp(-(1/M) * sum ln p) over every predicted token of ``sentences`` (</s> and <unk>
         included, <s> excluded), DESIGN's convention shared with a1."""
+        ppl = None
         raise NotImplementedError("WindowLM.perplexity: write this part")
         return ppl
 
@@ -128,6 +132,7 @@ class WindowLM:
         Returns:
         - p: (V,) float64 over vocabulary ids, 0 at <s>, sums to one
         """
+        p = None
         # Hint: pad with C <s> on the left, keep the last C ids.
         raise NotImplementedError("WindowLM.next_distribution: write this part")
         return p
@@ -143,5 +148,6 @@ class WindowLM:
 
         Returns: list of tokens, the prompt first.
         """
+        out = None
         raise NotImplementedError("WindowLM.sample: write this part")
         return out

@@ -35,6 +35,7 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
       min(1, max_norm / (total_norm + 1e-6))
     - total_norm: float, the norm of all the gradients before clipping
     """
+    clipped, total_norm = None, None
     # Hint: one norm over ALL the gradients together (not one per tensor), then one common scale.
     # Hint: np.minimum (unlike Python's min) keeps a NaN scale NaN, as torch.clamp does.
     raise NotImplementedError("clip_grad_norm: write this part")
@@ -54,6 +55,7 @@ def clip_grad_value(grads, clip_value):
     Returns:
     - clipped: dict {name: new array of the same shape}
     """
+    clipped = None
     # Hint: np.clip returns a new array.
     raise NotImplementedError("clip_grad_value: write this part")
     return clipped

@@ -58,7 +58,9 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     - next_c: next cell state, of shape (N, H)
     - cache: LSTMStepCache
     """
-    # Hint: a = x @ Wx + prev_h @ Wh + b is (N, 4H); split it into the blocks i, f, o, g in that order.
+    next_h, next_c, cache = None, None, None
+    # Hint: one affine map gives the four gates' pre-activations side by side, in the order
+    # Hint: (i, f, o, g); each gate then has its own nonlinearity.
     raise NotImplementedError("lstm_step_forward: write this part")
     return next_h, next_c, cache
 
@@ -79,6 +81,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     - dWh: gradient of the hidden-to-hidden weights, of shape (H, 4H)
     - db: gradient of the biases, of shape (4H,)
     """
+    dx, dprev_h, dprev_c, dWx, dWh, db = None, None, None, None, None, None
     # Hint: next_c reaches the loss directly (dnext_c) and through next_h = o * tanh(next_c).
     # Hint: sigmoid' = s (1 - s) and tanh' = 1 - t^2, written with the gate values in the cache.
     raise NotImplementedError("lstm_step_backward: write this part")
@@ -106,6 +109,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     - c: the last cell state, of shape (N, H) (carried between chunks in truncated BPTT)
     - cache: LSTMCache
     """
+    h, c, cache = None, None, None
     # Hint: the same loop as rnn_forward, carrying both prev_h and prev_c.
     raise NotImplementedError("lstm_forward: write this part")
     return h, c, cache
@@ -127,6 +131,7 @@ def lstm_backward(dh, cache, dc_last=None):
     - dWh: gradient of the hidden-to-hidden weights, of shape (H, 4H)
     - db: gradient of the biases, of shape (4H,)
     """
+    dx, dh0, dc0, dWx, dWh, db = None, None, None, None, None, None
     # Hint: as rnn_backward, with a running dprev_c as well as dprev_h.
     raise NotImplementedError("lstm_backward: write this part")
     return dx, dh0, dc0, dWx, dWh, db
@@ -145,6 +150,7 @@ def lstm_to_torch(Wx, Wh, b):
     - "weight_ih_l0": (4H, D), "weight_hh_l0": (4H, H), "bias_ih_l0": (4H,) equal to b
       reordered, "bias_hh_l0": (4H,) zeros; all with rows in torch's order (i, f, g, o)
     """
+    params = None
     # Hint: build the permutation of the 4H columns from GATES to TORCH_GATES, then transpose.
     raise NotImplementedError("lstm_to_torch: write this part")
     return params

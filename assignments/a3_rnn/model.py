@@ -130,9 +130,9 @@ class RNNLM:
         """
         state = self.initial_state(x.shape[0]) if state is None else state
         p = self.params
-        # Hint: mask = (y != IGNORE) & (y != <s>); IGNORE is negative, so replace masked targets
-        # Hint: by a valid id before indexing. Forward: embedding, recurrent_forward, temporal
-        # Hint: affine, + self.never, temporal_softmax_loss. Then the backward in reverse order.
+        # Hint: which targets are predicted? Padding and <s> are not (the course's conventions),
+        # Hint: and a negative id cannot index an array. Chain the layers you wrote, then their
+        # Hint: backwards in the reverse order.
         raise NotImplementedError("RNNLM.loss_chunk: write this part")
         return loss, grads, state
 
@@ -175,6 +175,7 @@ class RNNLM:
         Returns:
         - tokens: list of str, the prompt then the sampled tokens, without <s> or </s>
         """
+        out = None
         # Hint: the input of each step is the token drawn at the step before (free-running).
         raise NotImplementedError("RNNLM.sample: write this part")
         return out
@@ -265,6 +266,7 @@ def grad_norm_vs_distance(model: RNNLM, tokens):
     tokens = np.asarray(tokens)
     x, target = tokens[:, :-1], tokens[:, -1:]
     N, T = x.shape
+    norms = None
     # Hint: forward with the *_step_forward functions, keeping every cache; the gradient enters
     # Hint: only at the last step; then walk back with *_step_backward, recording norms.
     raise NotImplementedError("grad_norm_vs_distance: write this part")

@@ -40,7 +40,9 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     - next_h: next hidden state, tanh(prev_h @ Wh + x @ Wx + b), of shape (N, H)
     - cache: RNNStepCache, what the backward pass needs
     """
-    # Hint: next_h = tanh(prev_h @ Wh + x @ Wx + b); keep next_h in the cache for the backward.
+    next_h, cache = None, None
+    # Hint: the docstring's formula is two matrix products and a bias; the backward will need
+    # Hint: the step's output, so keep it in the cache.
     raise NotImplementedError("rnn_step_forward: write this part")
     return next_h, cache
 
@@ -59,6 +61,7 @@ def rnn_step_backward(dnext_h, cache):
     - dWh: gradient of the hidden-to-hidden weights, of shape (H, H)
     - db: gradient of the bias, of shape (H,)
     """
+    dx, dprev_h, dWx, dWh, db = None, None, None, None, None
     # Hint: d tanh(a)/da = 1 - tanh(a)^2, and tanh(a) is next_h (not the pre-activation a).
     raise NotImplementedError("rnn_step_backward: write this part")
     return dx, dprev_h, dWx, dWh, db
@@ -84,6 +87,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     - h: hidden states for every timestep, of shape (N, T, H); h[:, t] is h_{t+1} (h0 excluded)
     - cache: RNNCache, what the backward pass needs
     """
+    h, cache = None, None
     # Hint: loop over t with rnn_step_forward, feeding each step's output into the next step.
     raise NotImplementedError("rnn_forward: write this part")
     return h, cache
@@ -107,6 +111,7 @@ def rnn_backward(dh, cache):
     - dWh: gradient of the hidden-to-hidden weights, of shape (H, H)
     - db: gradient of the bias, of shape (H,)
     """
+    dx, dh0, dWx, dWh, db = None, None, None, None, None
     # Hint: keep a running dprev_h (zeros at the last step); the gradient flowing into step t is
     # Hint: dh[:, t] + dprev_h. Parameter gradients are summed over the steps.
     raise NotImplementedError("rnn_backward: write this part")
@@ -130,6 +135,7 @@ def word_embedding_forward(x, W):
     - out: the embeddings, of shape (N, T, D); out[n, t] = W[x[n, t]]
     - cache: EmbeddingCache
     """
+    out, cache = None, None
     # Hint: integer-array indexing W[x] gives the (N, T, D) array in one step.
     raise NotImplementedError("word_embedding_forward: write this part")
     return out, cache
@@ -147,7 +153,9 @@ def word_embedding_backward(dout, cache):
     Returns:
     - dW: gradient of the embedding matrix, of shape (V, D)
     """
-    # Hint: dW[x[n, t]] += dout[n, t]; np.add.at adds repeated indices (dW[x] += ... does not).
+    dW = None
+    # Hint: a word that occurs twice must receive both of its gradients: fancy-index assignment
+    # Hint: keeps only one of them, an unbuffered add keeps all.
     raise NotImplementedError("word_embedding_backward: write this part")
     return dW
 
@@ -170,6 +178,7 @@ def temporal_affine_forward(x, w, b):
     - out: x @ w + b, of shape (N, T, M)
     - cache: TemporalAffineCache
     """
+    out, cache = None, None
     # Hint: a matmul broadcasts over the leading (N, T) axes.
     raise NotImplementedError("temporal_affine_forward: write this part")
     return out, cache
@@ -187,6 +196,7 @@ def temporal_affine_backward(dout, cache):
     - dw: gradient of the weights, of shape (D, M)
     - db: gradient of the biases, of shape (M,)
     """
+    dx, dw, db = None, None, None
     # Hint: flatten (N, T) into one axis of N*T rows, then it is an ordinary affine backward.
     raise NotImplementedError("temporal_affine_backward: write this part")
     return dx, dw, db
@@ -211,6 +221,9 @@ def temporal_softmax_loss(x, y, mask):
     - loss: float, -(1 / #unmasked) * sum over unmasked (n, t) of ln softmax(x[n, t])[y[n, t]]
     - dx: gradient of the loss with respect to x, of shape (N, T, V)
     """
-    # Hint: subtract the max score before exp for stability; dx = (softmax - onehot(y)) * mask / count.
+    loss, dx = None, None
+    # Hint: shift each row by its maximum before exponentiating (it changes nothing but overflow).
+    # Hint: The gradient of softmax cross-entropy compares two distributions over V; masked
+    # Hint: positions contribute nothing, to the loss or to its normaliser.
     raise NotImplementedError("temporal_softmax_loss: write this part")
     return loss, dx

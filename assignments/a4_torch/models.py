@@ -52,7 +52,7 @@ class RNNLM(nn.Module):
         super().__init__()
         self.vocab_size, self.hidden_dim, self.num_layers = vocab_size, hidden_dim, num_layers
         # Hint: nn.RNN's own dropout acts between layers only; pass it only when num_layers > 1.
-        # Hint: tie by assignment: self.decoder.weight = self.embedding.weight
+        # Hint: tying means one Parameter shared by both layers, not a copy of its values.
         raise NotImplementedError("RNNLM.__init__: write this part")
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):

@@ -117,7 +117,8 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float,
     Returns:
     - total_norm: scalar tensor, the norm before clipping
     """
-    # Hint: torch.linalg.vector_norm(torch.stack([norms of each grad])), and torch.clamp keeps a NaN.
+    # Hint: one norm over all the gradients together; when that norm is NaN the scale must stay
+    # Hint: NaN, as torch's does (Python's min() would hide it).
     raise NotImplementedError("clip_grad_norm: write this part")
 
 
@@ -181,7 +182,8 @@ def save_checkpoint(model: nn.Module, path: str | Path, **extra) -> Path:
     truncated one. Returns ``path``.
     """
     path = Path(path)
-    # Hint: tempfile.mkstemp(dir=path.parent, suffix=".tmp"), torch.save(..., tmp), os.replace(tmp, path)
+    # Hint: a crash in the middle of a save must never leave a half-written checkpoint: write
+    # Hint: somewhere else in the same folder first, then replace the target in one step.
     raise NotImplementedError("save_checkpoint: write this part")
 
 

@@ -144,6 +144,7 @@ def make_stub_source(text: str, path: str | Path = "<string>") -> str:
     if not blocks:
         return text
     lines = _lines(text)
+    tree = ast.parse(text, filename=str(path))
     per_owner: dict[str, int] = {}
     for b in blocks:
         per_owner[b.owner] = per_owner.get(b.owner, 0) + 1
@@ -153,6 +154,9 @@ def make_stub_source(text: str, path: str | Path = "<string>") -> str:
     for b in blocks:
         out.extend(lines[cursor:b.begin - 1])
         eol = _eol(lines[b.begin - 1])
+        outputs = _outputs_to_initialise(tree, lines, b)
+        if outputs:   # cs231n's stubs: the return below is of names that exist
+            out.append(f"{b.indent}{', '.join(outputs)} = {', '.join(['None'] * len(outputs))}{eol}")
         for hint in b.hints:
             out.append(f"{b.indent}# Hint: {hint}".rstrip() + eol)
         seen[b.owner] = seen.get(b.owner, 0) + 1
@@ -167,6 +171,40 @@ def make_stub_source(text: str, path: str | Path = "<string>") -> str:
         raise StubError(f"{path}:{err.lineno}: the generated stub does not compile ({err.msg}); "
                         f"check the indentation of the solution block around this line")
     return stub
+
+
+def _outputs_to_initialise(tree: ast.AST, lines: list[str], b: Block) -> list[str]:
+    """The names the statement right after the block returns (``return dx, dw, db``) that the
+    block itself assigns and nothing before it defines: the stub sets them to None, so that the
+    code a student writes fills them in and the return never names an undefined variable."""
+    nxt = b.end
+    while nxt < len(lines) and not lines[nxt].strip():
+        nxt += 1
+    if nxt >= len(lines) or _indent(lines[nxt]) != b.indent or \
+            not lines[nxt].strip().startswith("return "):
+        return []
+    func = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                node.lineno < b.begin and (node.end_lineno or 0) >= b.end:
+            if func is None or node.lineno > func.lineno:
+                func = node
+    if func is None:
+        return []
+    ret = next((n for n in ast.walk(func) if isinstance(n, ast.Return) and n.lineno == nxt + 1), None)
+    if ret is None or ret.value is None:
+        return []
+    elts = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+    if not all(isinstance(e, ast.Name) for e in elts):
+        return []
+    before = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
+    before |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a}
+    inside = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            (before if node.lineno < b.begin else inside if node.lineno < b.end else set()).add(node.id)
+    names = [e.id for e in elts]
+    return names if all(n in inside and n not in before for n in names) else []
 
 
 def _lines(text: str) -> list[str]:

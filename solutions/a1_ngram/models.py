@@ -101,7 +101,8 @@ class AddK(NgramLM):
 
     def probs(self, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
         ### BEGIN SOLUTION
-        # HINT: every one of the |V| words gets k extra counts, so c(h) grows by k * |V|.
+        # HINT: add-k adds k to the count of every word after h, seen or not: what does that do
+        # HINT: to the total count of h?
         c_hw, c_h = self.counts.lookup_counts(contexts, words, self.order)
         return (c_hw + self.k) / (c_h + self.k * self.V)
         ### END SOLUTION
@@ -284,6 +285,14 @@ class KneserNey(NgramLM):
         P_0(w)     = 1 / |V|                          (uniform over the prediction space)
 
     ``discount``: one D for every order, or a sequence of n discounts (D_1, ..., D_n).
+
+    After ``__init__``, for each order k = 1..n (index 0 unused), ``ModifiedKneserNey``
+    builds on these attributes:
+
+    - ``self.a[k]``: float64 array of shape (index.size(k),), a(h, w) of every k-gram: the raw
+      counts at k = n, the continuation counts below;
+    - ``self.a_h[k]``: shape (index.size(k-1),), a(h), their sum per context h;
+    - ``self.types[k]``: shape (index.size(k-1),), T(h), the number of words w with a(h, w) > 0.
     """
 
     def __init__(self, counts: NgramCounts, discount: float | Sequence[float] = 0.75):

@@ -161,7 +161,7 @@ def tanh_backward(dout, cache):
     Returns dx, the shape of x. d tanh(x)/dx = 1 - tanh(x)**2, a function of the output.
     """
     ### BEGIN SOLUTION
-    # HINT: the derivative is 1 - tanh(x)**2: square the activation, not the pre-activation.
+    # HINT: write the local derivative of tanh in terms of its output (the cache holds it).
     dx = dout * (1.0 - cache.out ** 2)
     ### END SOLUTION
     return dx

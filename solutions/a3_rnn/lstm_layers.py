@@ -59,7 +59,8 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     - cache: LSTMStepCache
     """
     ### BEGIN SOLUTION
-    # HINT: a = x @ Wx + prev_h @ Wh + b is (N, 4H); split it into the blocks i, f, o, g in that order.
+    # HINT: one affine map gives the four gates' pre-activations side by side, in the order
+    # HINT: (i, f, o, g); each gate then has its own nonlinearity.
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b
     i = sigmoid(a[:, :H])

@@ -131,9 +131,9 @@ class RNNLM:
         state = self.initial_state(x.shape[0]) if state is None else state
         p = self.params
         ### BEGIN SOLUTION
-        # HINT: mask = (y != IGNORE) & (y != <s>); IGNORE is negative, so replace masked targets
-        # HINT: by a valid id before indexing. Forward: embedding, recurrent_forward, temporal
-        # HINT: affine, + self.never, temporal_softmax_loss. Then the backward in reverse order.
+        # HINT: which targets are predicted? Padding and <s> are not (the course's conventions),
+        # HINT: and a negative id cannot index an array. Chain the layers you wrote, then their
+        # HINT: backwards in the reverse order.
         mask = (y != IGNORE) & (y != self.vocab.bos_id)
         targets = np.where(mask, y, 0)
         emb, emb_cache = word_embedding_forward(x, p["W_embed"])

@@ -41,7 +41,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     - cache: RNNStepCache, what the backward pass needs
     """
     ### BEGIN SOLUTION
-    # HINT: next_h = tanh(prev_h @ Wh + x @ Wx + b); keep next_h in the cache for the backward.
+    # HINT: the docstring's formula is two matrix products and a bias; the backward will need
+    # HINT: the step's output, so keep it in the cache.
     next_h = np.tanh(prev_h @ Wh + x @ Wx + b)
     cache = RNNStepCache(x, prev_h, Wx, Wh, next_h)
     ### END SOLUTION
@@ -186,7 +187,8 @@ def word_embedding_backward(dout, cache):
     - dW: gradient of the embedding matrix, of shape (V, D)
     """
     ### BEGIN SOLUTION
-    # HINT: dW[x[n, t]] += dout[n, t]; np.add.at adds repeated indices (dW[x] += ... does not).
+    # HINT: a word that occurs twice must receive both of its gradients: fancy-index assignment
+    # HINT: keeps only one of them, an unbuffered add keeps all.
     dW = np.zeros((cache.V, dout.shape[-1]), dtype=dout.dtype)
     np.add.at(dW, cache.x.reshape(-1), dout.reshape(-1, dout.shape[-1]))
     ### END SOLUTION
@@ -261,7 +263,9 @@ def temporal_softmax_loss(x, y, mask):
     - dx: gradient of the loss with respect to x, of shape (N, T, V)
     """
     ### BEGIN SOLUTION
-    # HINT: subtract the max score before exp for stability; dx = (softmax - onehot(y)) * mask / count.
+    # HINT: shift each row by its maximum before exponentiating (it changes nothing but overflow).
+    # HINT: The gradient of softmax cross-entropy compares two distributions over V; masked
+    # HINT: positions contribute nothing, to the loss or to its normaliser.
     N, T, V = x.shape
     flat_x = x.reshape(N * T, V)
     flat_y = np.asarray(y).reshape(N * T)

@@ -53,7 +53,7 @@ class RNNLM(nn.Module):
         self.vocab_size, self.hidden_dim, self.num_layers = vocab_size, hidden_dim, num_layers
         ### BEGIN SOLUTION
         # HINT: nn.RNN's own dropout acts between layers only; pass it only when num_layers > 1.
-        # HINT: tie by assignment: self.decoder.weight = self.embedding.weight
+        # HINT: tying means one Parameter shared by both layers, not a copy of its values.
         if tie_weights and emb_dim != hidden_dim:
             raise ValueError(f"tie_weights needs emb_dim == hidden_dim, got {emb_dim} and "
                              f"{hidden_dim}")

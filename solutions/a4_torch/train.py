@@ -128,7 +128,8 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float,
     - total_norm: scalar tensor, the norm before clipping
     """
     ### BEGIN SOLUTION
-    # HINT: torch.linalg.vector_norm(torch.stack([norms of each grad])), and torch.clamp keeps a NaN.
+    # HINT: one norm over all the gradients together; when that norm is NaN the scale must stay
+    # HINT: NaN, as torch's does (Python's min() would hide it).
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
@@ -246,7 +247,8 @@ def save_checkpoint(model: nn.Module, path: str | Path, **extra) -> Path:
     """
     path = Path(path)
     ### BEGIN SOLUTION
-    # HINT: tempfile.mkstemp(dir=path.parent, suffix=".tmp"), torch.save(..., tmp), os.replace(tmp, path)
+    # HINT: a crash in the middle of a save must never leave a half-written checkpoint: write
+    # HINT: somewhere else in the same folder first, then replace the target in one step.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
