@@ -1,13 +1,12 @@
-"""lmkit's grading engine.
+"""lmkit's grader, one sub-package per audience (each package's docstring lists its modules):
 
-A grade is a pipeline, one module per stage:
+    engine/      the pipeline: intake -> staging -> the sandboxed worker (driver, worker,
+                 sandbox, wire) -> judging -> batch; records.py holds what passes between them
+    reporters/   renderings of the records: results.json, feedback.md, gradebook, console
+    authoring/   what a suite imports: test declarations, judges, fixtures, the registry
+    suites/      one folder per assignment: scenarios, public and hidden tests
+    student/     check, submit, the pytest plugin, check() in notebooks (ships in the release)
+    instructor/  stubs, examples, verify, reference outputs, release, demo, exports (never ships)
 
-    load.py     a submission (folder or zip) -> a staged folder of graded files
-    run.py      drive a sandboxed worker (worker.py, isolated by sandbox.py) over the tests;
-                outputs come back as files (outputs.py)
-    judge.py    judge those outputs against the reference's, in this trusted process
-    results.py  results.json (Gradescope's schema), feedback, gradebook and class report
-
-Tests are declared once (suite.py) as a scenario (runs in the worker) and a judge (runs here),
-per assignment under suites/.
+``python -m autograder <command>`` is cli.py; every error a user can fix is an errors.KitError.
 """

@@ -1,4 +1,4 @@
-"""Every judge in autograder/judges.py, passing and failing, with its message asserted.
+"""Every judge in autograder/authoring/judges.py, passing and failing, with its message asserted.
 
 A judge's message is what a student reads, so each failing case checks that it names where
 (the worst index), what was expected, what came back, and, through hints, the likely cause.

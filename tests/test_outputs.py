@@ -1,4 +1,4 @@
-"""outputs.py: the only way data crosses from a worker to the grader.
+"""engine/wire.py: the only way data crosses from a worker to the grader.
 
 Round trips of every allowed type, refusal of objects on the worker's side (to_plain), and
 refusal of anything malformed on the parent's side (read_outputs), which is the real guard:

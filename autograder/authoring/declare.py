@@ -11,7 +11,7 @@ A scenario is a function in ``suites/<assignment>/scenarios.py``::
 It is called the same way with the reference package (to compute expected outputs) and with
 the student's. It returns plain data only: numbers, strings, lists, dicts with str keys and
 numpy arrays (torch tensors are converted). Outputs cross from the worker as files
-(``outputs.py``) and are judged in the parent by the test's judge (``judges.py``).
+(``engine/wire.py``) and are judged in the parent by the test's judge (``judges.py``).
 
 A test names its scenario by function name and gives it JSON-able keyword ``params``, so a
 hidden test is the same scenario on other inputs. The hidden suite file never enters the

@@ -323,7 +323,7 @@ def command(python_argv: list[str], layers: Layers, kit: Path, stage: Path, out:
             b += ["--ro-bind", d, d]
     # /tmp and the working folder are small tmpfs mounts (charged to the cgroup): a student
     # who writes file after file fills them, not the grader's disk. Only out/ reaches the host,
-    # and run.py watches its size.
+    # and driver.py watches its size.
     tmpfs = ["--perms", "1777", "--size", str((limits or Limits()).tmpfs_mb * 2**20), "--tmpfs"]
     b += ["--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp"]
     mounted: set[str] = set()

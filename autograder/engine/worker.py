@@ -1,12 +1,12 @@
 """The worker: the only process that runs student code, inside the sandbox.
 
-It is started once per submission (``run.py`` builds the command, ``sandbox.py`` wraps it),
+It is started once per submission (``driver.py`` builds the command, ``sandbox.py`` wraps it),
 imports the heavy libraries once, and then for each test it is told to run:
 
   1. forks a child (so ``import torch`` is paid once, and a crash costs one test);
   2. in the child: stdout/stderr go to a per-test log, resource limits are set, the
      student's package is imported *lazily* (a broken module costs only the tests that use
-     it), the scenario runs, and its outputs are written as files (``outputs.py``);
+     it), the scenario runs, and its outputs are written as files (``wire.py``);
   3. after the child ends, every other process the child left behind is killed.
 
 The worker never sees expected outputs, scores or judges. It reports "test done" on stdout,
