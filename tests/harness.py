@@ -148,3 +148,23 @@ def assert_nbgrader_source(path: Path, manual_answers: int, solution_snippet: st
     assert "BEGIN SOLUTION" not in text and solution_snippet not in text
     assert "YOUR ANSWER HERE" in text and "NotImplementedError" in text
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def failing_feedback(assignment: Assignment, tmp: Path) -> dict[str, dict[str, TestResult]]:
+    """Every example of ``assignment`` but the hostile ones, graded on the tests its manifest
+    says it fails: example -> test name -> TestResult (only the tests it did not pass)."""
+    tests = {t.name: t for t in load_tests(assignment.name)}
+    out = {}
+    for ex in list_examples(assignment):
+        if ex.name.startswith("hostile/"):
+            continue
+        failing = [n for n, t in tests.items() if ex.expected_score(n, t.points) < t.points - TOL]
+        res = grade_example(assignment, ex.name, failing, tmp) if failing else {}
+        out[ex.name] = {k: r for k, r in res.items() if not r.passed}
+    return out
+
+
+def hint_lines(results: dict[str, TestResult]) -> list[str]:
+    """The hints a student reads in these results, one per line as the judges wrote them."""
+    return [line[len("Hint: "):] for r in results.values() for line in r.feedback.splitlines()
+            if line.startswith("Hint: ")]
