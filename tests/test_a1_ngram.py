@@ -31,6 +31,7 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "interp_unnormalized": ("interp.fit", "do not sum to one"),
     "ppl_log2": ("perplexity.hand", "logarithm bases"),
     "ppl_no_eos": ("perplexity.hand", "without the </s>"),
+    "logscore_log2": ("logscore.values", "in base 2"),
     "one_bos": ("pad.trigram", "n-1 <s>"),
     "mkn_single_discount": ("mkn.values", "its own D"),
 }
