@@ -5,6 +5,7 @@ For every example of the chosen assignments (hostile ones excepted), grade it in
 
   hinted   some failing test's feedback carries a "Hint:" line
   named    the feedback contains the manifest's ``feedback`` phrase (the cause in words)
+  misfired some "Hint:" line does not contain that phrase (it blames another bug)
 
     .venv/bin/python benchmarks/feedback_diagnosis.py [a1 a2 ...] [--dump out.json]
 
@@ -40,28 +41,30 @@ def main() -> None:
     console = Console()
     dump: dict = {}
     table = Table(title="feedback that names the bug")
-    for col in ("assignment", "examples with a bug", "hinted", "named cause"):
+    for col in ("assignment", "examples with a bug", "hinted", "named cause", "misfired"):
         table.add_column(col)
     for short in args.assignments:
         a = registry.get(short)
         tests = {t.name: t for t in load_tests(a.name)}
-        n = hinted = named = 0
+        n = hinted = named = misfired = 0
         for ex in track([e for e in list_examples(a) if not e.name.startswith("hostile/")
-                         and e.name != "correct"], description=a.name, console=console):
+                         and e.name not in ("correct", "partial")], description=a.name,
+                        console=console):
             failing = [t for t in tests if ex.expected_score(t, tests[t].points)
                        < tests[t].points - 1e-9]
-            if not failing:
-                continue
             with tempfile.TemporaryDirectory(prefix="lmkit-diag-") as tmp:
-                res = grade_example(a, ex.name, failing, Path(tmp))
+                # no failing test: the suite does not see the bug (full marks, no feedback)
+                res = grade_example(a, ex.name, failing, Path(tmp)) if failing else {}
             fb = {k: r.feedback for k, r in res.items() if not r.passed}
             text = "\n".join(fb.values())
             phrase = ex.manifest.get("feedback")
             n += 1
             hinted += "Hint:" in text
             named += bool(phrase) and phrase in text
+            hints = [ln for ln in text.splitlines() if ln.startswith("Hint: ")]
+            misfired += any(not phrase or phrase not in h for h in hints)
             dump[f"{a.name}/{ex.name}"] = {"phrase": phrase, "feedback": fb}
-        table.add_row(a.name, str(n), str(hinted), str(named))
+        table.add_row(a.name, str(n), str(hinted), str(named), str(misfired))
     console.print(table)
     if args.dump:
         args.dump.write_text(json.dumps(dump, indent=1))

@@ -143,7 +143,7 @@ NOT_REPRODUCIBLE = H(lambda e, a: not a["reproducible"],
 # (no hint for reproducible draws that differ: any wrong probability gives them)
 EVAL_GENERATE = H(lambda e, a: a["samples"] != e["samples"] and a.get("samples_eval") == e["samples"],
                   "your sentences are right when the model is already in eval mode and wrong when "
-                  "it comes in training mode: dropout is still active while generating; call "
+                  "it comes in training mode: dropout stays on while generating; call "
                   "model.eval() in generate")
 EPOCH_STATE = H(lambda e, a: len(a["chunk_loss"]) == 2 and J.isclose(a["chunk_loss"][0],
                                                                       e["chunk_loss"][0])
