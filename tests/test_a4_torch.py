@@ -35,7 +35,8 @@ def ref():
 # -- examples: the classic bugs' feedback names them -----------------------------------------------
 EXAMPLES = list_examples(A4)
 BUGS = {"state_not_detached", "targets_not_shifted", "loss_summed", "clip_before_backward",
-        "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial"}
+        "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial",
+        "state_kept_across_epochs", "generate_no_eval", "loss_nt_mean", "evaluate_chunk_mean"}
 
 
 def test_every_bug_of_the_issue_has_an_example():
