@@ -36,7 +36,8 @@ def ref():
 EXAMPLES = list_examples(A4)
 BUGS = {"state_not_detached", "targets_not_shifted", "loss_summed", "clip_before_backward",
         "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial",
-        "state_kept_across_epochs", "generate_no_eval", "loss_nt_mean", "evaluate_chunk_mean"}
+        "state_kept_across_epochs", "generate_no_eval", "loss_nt_mean", "evaluate_chunk_mean",
+        "clip_per_tensor"}
 
 
 def test_every_bug_of_the_issue_has_an_example():
@@ -51,6 +52,7 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "state_kept_across_epochs": ("train_epoch.two_epochs", "state the previous epoch ended in"),
     "generate_no_eval": ("generate.dropout_model", "call model.eval() in generate"),
     "evaluate_chunk_mean": ("evaluate.dropout_and_count", "weight each chunk"),
+    "clip_per_tensor": ("clip_grad_norm.random", "scaled by its own factor"),
     "clip_before_backward": ("train_epoch.steps", "clip AFTER"),
     "temperature_after_softmax": ("next_token_probs.temperature", "after the softmax"),
     "eval_mode_forgotten": ("evaluate.dropout_and_count", "model.eval()"),

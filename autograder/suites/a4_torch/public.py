@@ -66,7 +66,8 @@ SUMMED_LOOP = H(lambda e, a: _probe(a, 5 * LN5), SUMMED_SAY)
 TORCH_CLIP = H(lambda e, a: a["used_torch_clip"],
                "clip_grad_norm called torch.nn.utils.clip_grad_norm_: the exercise is to write "
                "it yourself (the tests compare it with torch's)")
-CLIP_NOT_INPLACE = H(lambda e, a: J.isclose(a["norm"], e["norm"]) and not J.isclose(a["grads"], e["grads"]),
+CLIP_NOT_INPLACE = H(lambda e, a: J.isclose(a["norm"], e["norm"]) and not J.isclose(a["grads"], e["grads"])
+                     and J.isclose(a["grads"], a["grads_before"], rtol=0, atol=0),
                      "the norm is right but the gradients are not: scale every p.grad IN PLACE "
                      "(p.grad.mul_(scale)); the optimizer reads p.grad")
 CLIP_SPECIAL = H(lambda e, a: not all(np.isfinite(_arr(g)).all() for g in e["grads"])
@@ -74,6 +75,24 @@ CLIP_SPECIAL = H(lambda e, a: not all(np.isfinite(_arr(g)).all() for g in e["gra
                  "torch does not special-case a non-finite norm: the scale "
                  "clamp(max_norm / (norm + 1e-6), max=1) is 0 for an inf norm (0 * inf = nan) and "
                  "NaN for a NaN norm, and every gradient is multiplied by it")
+def _scaled_per_tensor(e, a):
+    """Each gradient is its old self times a factor of its own, and the factors differ."""
+    factors = []
+    for g, g0 in zip(a["grads"], a["grads_before"]):
+        g, g0 = _arr(g), _arr(g0)
+        m = np.isfinite(g0) & (np.abs(g0) > 0)
+        if not m.any() or not np.isfinite(g[m]).all():
+            return False
+        r = g[m] / g0[m]
+        if np.ptp(r) > 1e-9 * max(1.0, float(np.abs(r).max())):
+            return False
+        factors.append(float(r.mean()))
+    return len(factors) > 1 and np.ptp(factors) > 1e-6 and not J.isclose(a["grads"], e["grads"])
+
+
+CLIP_OWN_FACTOR = H(_scaled_per_tensor, "each gradient was scaled by its own factor: clip by "
+                    "ONE total norm over all the gradients together and multiply every "
+                    "gradient by the same min(1, max_norm / (total_norm + 1e-6))")
 CLIP_PER_TENSOR = H(lambda e, a: not J.isclose(a["norm"], e["norm"]),
                     "the total norm is the 2-norm of all gradients together (the norm of the "
                     "per-tensor norms), over the parameters whose .grad is not None")
@@ -180,7 +199,7 @@ DETACH_STATE = J.fields(none_stays_none=J.exact(), tensor_values=J.close(rtol=0,
 CLIP = J.fields(weights={"norm": 1, "grads": 2, "raised": 1, "used_torch_clip": 1},
                 norm=J.close(rtol=1e-12, atol=0), grads=J.close(rtol=1e-12, atol=0),
                 raised=J.exact(), used_torch_clip=J.exact(),
-                hints=[TORCH_CLIP, CLIP_SPECIAL, CLIP_PER_TENSOR, CLIP_NOT_INPLACE])
+                hints=[TORCH_CLIP, CLIP_SPECIAL, CLIP_PER_TENSOR, CLIP_NOT_INPLACE, CLIP_OWN_FACTOR])
 
 
 def train_steps_judge(with_norms: bool = True):

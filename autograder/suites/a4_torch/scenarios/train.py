@@ -84,6 +84,7 @@ def clip_case(sub, rng, case="random", max_norm=1.0, dtype="float64"):
     def spy(*args, **kw):
         called.append(True)
         return originals[0](*args, **kw)
+    before = [_np(p.grad) for p in params if p.grad is not None]
     U.clip_grad_norm_ = CG.clip_grad_norm_ = U.clip_grad_norm = spy
     try:
         raised = "no error"
@@ -99,7 +100,7 @@ def clip_case(sub, rng, case="random", max_norm=1.0, dtype="float64"):
         U.clip_grad_norm_, CG.clip_grad_norm_, U.clip_grad_norm = originals
     grads = [None if p.grad is None else _np(p.grad) for p in params]
     return {"norm": None if norm is None else float(torch.as_tensor(norm)),
-            "grads": [g for g in grads if g is not None],
+            "grads": [g for g in grads if g is not None], "grads_before": before,
             "raised": raised, "used_torch_clip": bool(called)}
 
 
