@@ -31,6 +31,7 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "adam_no_bias_correction": ("train.optimizers", "without bias correction"),
     "lr_warmup_late": ("train.lr_schedule", "one step late"),
     "bos_not_masked": ("model.log_probs", "mask it out of the softmax"),
+    "affine_dw_transposed": ("affine.forward_backward", "transpose of the right gradient"),
 }
 
 

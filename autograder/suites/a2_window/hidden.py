@@ -5,7 +5,8 @@ from __future__ import annotations
 from autograder.authoring import judges as J
 from autograder.authoring import hidden
 
-from .public import (_rows_sum, _no_bos, bias_hint, gradcheck_bias_hint, mask_hint,
+from .public import (_rows_sum, _no_bos, bias_hint, dw_t_hint, gradcheck_bias_hint,
+                     gradcheck_dw_t_hint, mask_hint,
                      model_bias_hint, no_max_hint, axis_hint, summed_hint, warmup_hint,
                      optimizers_judge, overwrite_hint, reversed_hint,
                      tanh_pre_hint, training_judge, unchanged_judge)
@@ -23,10 +24,10 @@ TESTS = [
     hidden("affine.hidden", part="affine", points=2, scenario="affine",
            params={"N": 7, "F": 3, "M": 5}, seed=104,
            judge=J.fields(out=J.close(), dx=J.close(), dw=J.close(), db=J.close(),
-                          hints=[bias_hint])),
+                          hints=[bias_hint, dw_t_hint])),
     hidden("affine.gradcheck_hidden", part="affine", points=3, scenario="affine_gradcheck",
            params={"N": 6, "F": 3, "M": 4}, seed=105, needs_reference=False,
-           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint])),
+           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint, gradcheck_dw_t_hint])),
     hidden("tanh.hidden", part="tanh", points=1, scenario="tanh",
            params={"N": 6, "H": 3}, seed=106,
            judge=J.fields(out=J.close(), dx=J.close(), hints=[tanh_pre_hint("dx")])),

@@ -151,6 +151,11 @@ def _bias_unsummed(actual, key="db"):
 
 
 bias_hint = J.Hint(lambda e, a: _bias_unsummed(a), BIAS)
+DW_T = ("dw is the transpose of the right gradient: dw = x.T @ dout, the shape of w (F, M), "
+        "not dout.T @ x.")
+dw_t_hint = J.Hint(lambda e, a: J.transposed(e["dw"], a["dw"]), DW_T)
+gradcheck_dw_t_hint = J.Hint(
+    lambda e, a: J.transposed(a["numeric"]["w"], a["analytic"]["w"]), DW_T)
 model_bias_hint = J.Hint(
     lambda e, a: _bias_unsummed(a["grads"], "b1") or _bias_unsummed(a["grads"], "b2"), BIAS)
 gradcheck_bias_hint = J.Hint(
@@ -260,11 +265,11 @@ TESTS = [
     public("affine.forward_backward", part="affine", points=2, scenario="affine",
            params={"N": 4, "F": 6, "M": 3}, seed=5,
            judge=J.fields(out=J.close(), dx=J.close(), dw=J.close(), db=J.close(),
-                          hints=[bias_hint]),
+                          hints=[bias_hint, dw_t_hint]),
            description="affine_forward/backward match the reference"),
     public("affine.gradcheck", part="affine", points=3, scenario="affine_gradcheck",
            params={"N": 4, "F": 5, "M": 3}, seed=6, needs_reference=False,
-           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint]),
+           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint, gradcheck_dw_t_hint]),
            description="affine_backward agrees with the numerical gradient"),
     # tanh
     public("tanh.forward_backward", part="tanh", points=1, scenario="tanh",
