@@ -181,3 +181,23 @@ def assert_checks_pass(out: str, assignment: Assignment) -> None:
     totals = re.findall(r"Total: ([\d.]+) / ([\d.]+) on the public tests", out)
     assert len(totals) >= len(assignment.graded_files), f"check() cells printed {totals}"
     assert all(a == b for a, b in totals), f"the reference failed a check() cell: {totals}"
+
+
+def failing_feedback(assignment: Assignment, tmp: Path) -> dict[str, dict[str, TestResult]]:
+    """Every example of ``assignment`` but the hostile ones, graded on the tests its manifest
+    says it fails: example -> test name -> TestResult (only the tests it did not pass)."""
+    tests = {t.name: t for t in load_tests(assignment.name)}
+    out = {}
+    for ex in list_examples(assignment):
+        if ex.name.startswith("hostile/"):
+            continue
+        failing = [n for n, t in tests.items() if ex.expected_score(n, t.points) < t.points - TOL]
+        res = grade_example(assignment, ex.name, failing, tmp) if failing else {}
+        out[ex.name] = {k: r for k, r in res.items() if not r.passed}
+    return out
+
+
+def hint_lines(results: dict[str, TestResult]) -> list[str]:
+    """The hints a student reads in these results, one per line as the judges wrote them."""
+    return [line[len("Hint: "):] for r in results.values() for line in r.feedback.splitlines()
+            if line.startswith("Hint: ")]

@@ -27,10 +27,11 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "addk_no_v": ("addk.laplace", "k*|V|"),
     "bos_in_v": ("addk.laplace", "|V| + 1"),
     "kn_raw_counts": ("kn.continuation", "continuation counts"),
-    "backoff_unnormalized": ("backoff.sums", "alpha(h) = "),
+    "backoff_unnormalized": ("backoff.bigram", "alpha(h) = "),
     "interp_unnormalized": ("interp.fit", "do not sum to one"),
     "ppl_log2": ("perplexity.hand", "logarithm bases"),
     "ppl_no_eos": ("perplexity.hand", "without the </s>"),
+    "logscore_log2": ("logscore.values", "in base 2"),
     "one_bos": ("pad.trigram", "n-1 <s>"),
     "mkn_single_discount": ("mkn.values", "its own D"),
 }

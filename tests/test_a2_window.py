@@ -27,6 +27,12 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "tanh_preactivation": ("tanh.gradcheck", "pre-activation"),
     "bias_not_summed": ("affine.forward_backward", "sum(axis=0)"),
     "window_reversed": ("concat.forward_backward", "reverse order"),
+    "softmax_wrong_axis": ("softmax_loss.unmasked", "down each column"),
+    "loss_summed": ("softmax_loss.values", "summed over the examples"),
+    "adam_no_bias_correction": ("train.optimizers", "without bias correction"),
+    "lr_warmup_late": ("train.lr_schedule", "one step late"),
+    "bos_not_masked": ("model.log_probs", "mask it out of the softmax"),
+    "affine_dw_transposed": ("affine.forward_backward", "transpose of the right gradient"),
 }
 
 

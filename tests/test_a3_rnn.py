@@ -259,13 +259,14 @@ def test_suite_declares_every_part_public_and_hidden():
 HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "tanh_preactivation": ("rnn_step.backward", "1 - tanh(a)^2"),
     "bptt_drops_dh": ("rnn_sequence.backward", "dprev_h"),
-    "mask_ignored": ("softmax_loss.masked", "multiply by the mask"),
-    "lstm_gate_order": ("lstm_step.forward", "check the gate order"),
+    "mask_ignored": ("softmax_loss.masked", "counts the padding"),
+    "mask_normaliser_only": ("softmax_loss.masked", "counted in the normaliser"),
+    "lstm_gate_order": ("lstm_step.forward", "reads the gates in another order"),
     "clip_per_tensor": ("clip_norm.random", "ONE global norm"),
     "clip_per_element": ("clip_norm.random", "changes the update's direction"),
     "clip_rescales_below": ("clip_norm.below", "never above 1"),
     "state_not_carried": ("tbptt.chunks", "carry the hidden state"),
-    "gradients_carried": ("tbptt.no_gradient_across_chunks", "do not accumulate"),
+    "gradients_carried": ("tbptt.chunks", "never reset"),
     "teacher_forcing_own_predictions": ("model.closed_form_bigram", "the TRUE token"),
 }
 

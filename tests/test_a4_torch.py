@@ -36,7 +36,9 @@ def ref():
 # -- examples: the classic bugs' feedback names them -----------------------------------------------
 EXAMPLES = list_examples(A4)
 BUGS = {"state_not_detached", "targets_not_shifted", "loss_summed", "clip_before_backward",
-        "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial"}
+        "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial",
+        "state_kept_across_epochs", "generate_no_eval", "loss_nt_mean", "evaluate_chunk_mean",
+        "clip_per_tensor"}
 
 
 def test_every_bug_of_the_issue_has_an_example():
@@ -46,7 +48,12 @@ def test_every_bug_of_the_issue_has_an_example():
 HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "state_not_detached": ("train_epoch.detach", "detach the state"),
     "targets_not_shifted": ("sentence_batch.shift", "shifted by one"),
-    "loss_summed": ("lm_loss.mean", "SUM over tokens"),
+    "loss_summed": ("lm_loss.mean", "lm_loss sums"),
+    "loss_nt_mean": ("lm_loss.mean", "divided by N*T"),
+    "state_kept_across_epochs": ("train_epoch.two_epochs", "state the previous epoch ended in"),
+    "generate_no_eval": ("generate.dropout_model", "call model.eval() in generate"),
+    "evaluate_chunk_mean": ("evaluate.dropout_and_count", "weight each chunk"),
+    "clip_per_tensor": ("clip_grad_norm.random", "scaled by its own factor"),
     "clip_before_backward": ("train_epoch.steps", "clip AFTER"),
     "temperature_after_softmax": ("next_token_probs.temperature", "after the softmax"),
     "eval_mode_forgotten": ("evaluate.dropout_and_count", "model.eval()"),

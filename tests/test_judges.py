@@ -188,13 +188,13 @@ def test_fields_weights_give_partial_credit():
     v = judge(e, {"loss": 2.0, "grads": np.ones(2)})
     assert v.score == pytest.approx(0.75)
     assert v.message == ("loss: expected 1, got 2 (relative error 3.33e-01; 1 of 1 entries "
-                         "outside rtol=1e-07, atol=1e-10)")
+                         "outside rtol=1e-07, atol=1e-10)\ngrads is right; loss is wrong")
 
 
 def test_fields_missing_key_and_not_a_dict():
     judge = J.fields(a=J.close(), b=J.exact())
     v = judge({"a": 1.0, "b": 2}, {"a": 1.0})
-    assert v.score == 0.5 and v.message == "b: missing from the output"
+    assert v.score == 0.5 and v.message == "b: missing from the output\na is right; b is wrong"
     v = judge({"a": 1.0, "b": 2}, [1.0, 2])
     assert v.score == 0.0
     assert v.message == "expected a dict with keys ['a', 'b'], got list of length 2"
@@ -355,3 +355,71 @@ def test_judges_do_not_modify_their_inputs():
         judge(e, a)
     np.testing.assert_array_equal(e["x"], e0)
     np.testing.assert_array_equal(a["x"], a0)
+
+
+# -- recognisers: a known wrong variant of the expected answer, and nothing else ------------------
+def test_fields_says_which_outputs_are_right():
+    judge = J.fields(dx=J.close(), dh0=J.close(), dWh=J.close())
+    e = {"dx": np.ones(3), "dh0": np.zeros(2), "dWh": np.eye(2)}
+    v = judge(e, {**e, "dWh": np.eye(2) * 2})
+    assert v.message.splitlines()[-1] == "dx and dh0 are right; dWh is wrong"
+    v = judge(e, {**e, "dx": -np.ones(3), "dWh": np.eye(2) * 2})
+    assert v.message.splitlines()[-1] == "dh0 is right; dx and dWh are wrong"
+    # all wrong: no summary line (nothing to trust)
+    v = judge(e, {"dx": -np.ones(3), "dh0": np.ones(2), "dWh": np.eye(2) * 2})
+    assert "right" not in v.message
+
+
+def test_factor_and_off_by():
+    e = np.array([[1.0, -2.0], [0.5, 3.0]])
+    assert J.factor(e, 4 * e) == pytest.approx(4.0)
+    assert J.factor(e, e) is None and J.factor(e, e + 1) is None
+    assert J.off_by(e, e * 6, 2, 6) == pytest.approx(6.0)
+    assert J.off_by(e, e / 3, 3) == pytest.approx(1 / 3)
+    assert J.off_by(e, e * 5, 2, 3) is None
+    assert J.factor(e, np.ones(3)) is None  # wrong shape: silent, never raises
+
+
+def test_transposed_and_shifted():
+    e = np.arange(6.0).reshape(2, 3)
+    assert J.transposed(e, e.T) and not J.transposed(e, e) and not J.transposed(e, -e.T)
+    sym = np.eye(3)
+    assert not J.transposed(sym, sym)  # a right symmetric answer is not "transposed"
+    seq = np.arange(12.0).reshape(2, 6)
+    assert J.shifted(seq, np.roll(seq, 1, axis=1)) == -1   # a[t] == e[t - 1]
+    assert J.shifted(seq, np.roll(seq, -1, axis=1)) == 1   # a[t] == e[t + 1]
+    assert J.shifted(seq, seq) is None and J.shifted(seq, seq * 2) is None
+
+
+def test_first_and_last_step_only():
+    e = np.arange(1.0, 13.0).reshape(2, 6)
+    first = e.copy()
+    first[:, 1:] += 1
+    assert J.first_step_only(e, first) and not J.last_step_only(e, first)
+    last = e.copy()
+    last[:, :-1] *= -1
+    assert J.last_step_only(e, last) and not J.first_step_only(e, last)
+    assert not J.first_step_only(e, e) and not J.first_step_only(e, e * 2)
+
+
+def test_row_sum_log_base_and_keys():
+    p = np.full((3, 4), 0.25)
+    assert J.row_sum(p) is None
+    assert J.row_sum(p * 0.5) == pytest.approx(0.5)
+    assert J.row_sum(p * np.array([[1], [2], [3]])) is None   # sums that differ: not one k
+    assert J.sums_along(p.T, 0) and not J.sums_along(p.T, 1)
+    lp = np.log(np.array([0.5, 0.25, 0.125]))
+    assert J.log_base(lp, np.log2([0.5, 0.25, 0.125])) == "2"
+    assert J.log_base(lp, np.log10([0.5, 0.25, 0.125])) == "10"
+    assert J.log_base(lp, lp) is None and J.log_base(lp, lp * 3) is None
+    e = {"dx": np.ones(2), "dW": np.ones(3), "db": np.zeros(1)}
+    a = {**e, "dW": np.ones(3) * 2}
+    assert J.wrong_keys(e, a) == ["dW"] and J.only_wrong(e, a, ["dW"])
+    assert not J.only_wrong(e, a, ["dx"]) and J.wrong_keys(e, {"dx": 1}) is None
+
+
+def test_hints_are_registered_by_the_module_that_made_them():
+    h = J.Hint(lambda e, a: True, "a saying made in the tests")
+    assert h.say in J.HINTS_BY_MODULE[__name__]
+    import autograder.suites.a3_rnn.public  # noqa: F401
+    assert any("gate" in s for s in J.suite_hints("a3_rnn"))

@@ -35,11 +35,31 @@ class Verdict:
         return "\n".join(parts)
 
 
+# module name -> the sayings of the hints created there; the kit's tests check that each
+# suite's hints fire on the examples that have their bug and on no other
+HINTS_BY_MODULE: dict[str, set[str]] = {}
+
+
 @dataclass(frozen=True)
 class Hint:
-    """``when(expected, actual) -> bool``; ``say`` is shown when it fires on a failed test."""
+    """``when(expected, actual) -> bool``; ``say`` is shown when it fires on a failed test.
+
+    ``when`` must recognise one bug from the wrong answer itself (the recognisers below help),
+    never fire on any failure: a hint that blames the wrong thing is worse than none."""
     when: Callable[[Any, Any], bool]
     say: str
+
+    def __post_init__(self):
+        import sys
+        frame = sys._getframe(2)
+        HINTS_BY_MODULE.setdefault(frame.f_globals.get("__name__", "?"), set()).add(self.say)
+
+
+def suite_hints(assignment: str) -> set[str]:
+    """The sayings of every hint created by the suite modules of ``assignment`` (import its
+    public and hidden modules first)."""
+    prefix = f"autograder.suites.{assignment}."
+    return {s for m, says in HINTS_BY_MODULE.items() if m.startswith(prefix) for s in says}
 
 
 def with_hints(verdict: Verdict, hints: Sequence[Hint], expected, actual) -> Verdict:
@@ -236,7 +256,7 @@ def fields(weights: dict[str, float] | None = None, hints: Sequence[Hint] = (),
             return with_hints(Verdict(0.0, f"expected a dict with keys {sorted(judges)}, "
                                         f"got {describe(actual)}"), hints, expected, actual)
         total = sum((weights or {}).get(k, 1.0) for k in judges)
-        score, msgs, inner_hints = 0.0, [], []
+        score, msgs, inner_hints, wrong = 0.0, [], [], set()
         for k, j in judges.items():
             w = (weights or {}).get(k, 1.0)
             if k not in actual:
@@ -245,6 +265,7 @@ def fields(weights: dict[str, float] | None = None, hints: Sequence[Hint] = (),
             v = j(None if expected is None else expected.get(k), actual[k])
             score += w * v.score
             if not v.passed:
+                wrong.add(k)
                 msg = v.message
                 if msg.startswith("["):
                     msg = k + msg
@@ -254,9 +275,23 @@ def fields(weights: dict[str, float] | None = None, hints: Sequence[Hint] = (),
                     msg = f"{k}: {msg}"
                 msgs.append(msg)
                 inner_hints += list(v.hints)
+        right = [k for k in judges if k in actual and k not in wrong]
+        if msgs and right and len(judges) > 1:
+            msgs.append(right_and_wrong(right, [k for k in judges if k not in right]))
         verdict = Verdict(score / total if total else 1.0, "\n".join(msgs), tuple(inner_hints))
         return with_hints(verdict, hints, expected, actual)
     return judge
+
+
+def _and(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def right_and_wrong(right: Sequence[str], wrong: Sequence[str]) -> str:
+    """"dx and dh0 are right; dWh is wrong": which outputs to trust while looking for a bug."""
+    verb = lambda ks: "is" if len(ks) == 1 else "are"  # noqa: E731
+    return f"{_and(right)} {verb(right)} right; {_and(wrong)} {verb(wrong)} wrong"
 
 
 def sums_to_one(key: str | None = None, axis: int = -1, tol: float = 1e-8,
@@ -356,5 +391,157 @@ def finite(x) -> bool:
     return bool(np.isfinite(np.asarray(x, dtype=np.float64)).all()) if x is not None else False
 
 
+# -- recognisers: is this wrong answer a known variant of the right one? --------------------------
+# Each takes the expected value (the reference's) and the actual one (the student's) and says
+# whether the actual is exactly one classic wrong variant of the expected, within ``rtol``. A
+# hint built on them fires on that bug alone, not on any failure. They never raise.
+
+def _f64(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def _wrong(e, a, rtol):
+    return not isclose(a, e, rtol=rtol)
+
+
+def factor(expected, actual, rtol: float = 1e-6) -> float | None:
+    """The constant k with actual == k * expected (k != 1), or None."""
+    try:
+        e, a = _f64(expected), _f64(actual)
+        if e.shape != a.shape or not np.isfinite(e).all() or not np.isfinite(a).all():
+            return None
+        m = np.abs(e) > 1e-12 * max(1.0, float(np.abs(e).max(initial=0)))
+        if not m.any():
+            return None
+        k = float(np.median(a[m] / e[m]))
+        if abs(k - 1) < 1e-9 or not isclose(a, k * e, rtol=rtol, atol=1e-12):
+            return None
+        return k
+    except Exception:
+        return None
+
+
+def off_by(expected, actual, *factors: float, rtol: float = 1e-6) -> float | None:
+    """Which of ``factors`` (or their inverses) actual is off by: actual == f * expected or
+    actual == expected / f. Returns the factor actual/expected, or None."""
+    k = factor(expected, actual, rtol)
+    if k is None:
+        return None
+    for f in factors:
+        for g in (float(f), 1.0 / float(f)):
+            if f and abs(k / g - 1) < rtol * 10:
+                return g
+    return None
+
+
+def transposed(expected, actual, rtol: float = 1e-7) -> bool:
+    """actual is the expected array with its last two axes swapped (shapes differ or not)."""
+    try:
+        e, a = _f64(expected), _f64(actual)
+        if e.ndim < 2 or e.shape[-1] == e.shape[-2] and isclose(a, e, rtol=rtol):
+            return False
+        return isclose(np.swapaxes(a, -1, -2), e, rtol=rtol)
+    except Exception:
+        return False
+
+
+def first_step_only(expected, actual, axis: int = 1, rtol: float = 1e-7) -> bool:
+    """Right at the first index along ``axis`` (the first step, chunk or epoch), wrong after."""
+    try:
+        e, a = _f64(expected), _f64(actual)
+        if e.shape != a.shape or e.shape[axis] < 2:
+            return False
+        first = [slice(None)] * e.ndim
+        first[axis] = slice(0, 1)
+        rest = list(first)
+        rest[axis] = slice(1, None)
+        return (isclose(a[tuple(first)], e[tuple(first)], rtol=rtol)
+                and _wrong(e[tuple(rest)], a[tuple(rest)], rtol))
+    except Exception:
+        return False
+
+
+def last_step_only(expected, actual, axis: int = 1, rtol: float = 1e-7) -> bool:
+    """Right at the last index along ``axis``, wrong before it (a backward pass that drops
+    what flows back from later steps)."""
+    try:
+        e, a = np.flip(_f64(expected), axis), np.flip(_f64(actual), axis)
+        return first_step_only(e, a, axis, rtol)
+    except Exception:
+        return False
+
+
+def row_sum(p, axis: int = -1, tol: float = 1e-8) -> float | None:
+    """The common sum of the distributions along ``axis`` when it is not 1 (every row summing
+    to the same k != 1: a missing or extra normaliser), else None."""
+    try:
+        s = np.atleast_1d(_f64(p).sum(axis=axis))
+        if not np.isfinite(s).all() or abs(float(s.flat[0]) - 1) <= tol:
+            return None
+        return float(s.flat[0]) if np.allclose(s, s.flat[0], rtol=1e-9, atol=tol) else None
+    except Exception:
+        return None
+
+
+def sums_along(p, axis: int, tol: float = 1e-8) -> bool:
+    """Every slice along ``axis`` sums to one (a softmax over that axis)."""
+    try:
+        return bool(np.allclose(_f64(p).sum(axis=axis), 1.0, atol=tol, rtol=0))
+    except Exception:
+        return False
+
+
+LOG_BASES = {"2": math.log(2), "10": math.log(10)}
+
+
+def log_base(expected, actual, rtol: float = 1e-7) -> str | None:
+    """'2' or '10' when actual is expected (natural logs) taken in that base instead, else
+    None: log_b x = ln x / ln b."""
+    for name, ln_b in LOG_BASES.items():
+        if isclose(actual, _f64(expected) / ln_b, rtol=rtol):
+            return name
+    return None
+
+
+def shifted(expected, actual, axis: int = 1, rtol: float = 1e-7) -> int | None:
+    """+1 or -1 when actual[t] == expected[t + shift] wherever both exist (a value read from
+    the wrong timestep), else None."""
+    try:
+        e, a = _f64(expected), _f64(actual)
+        if e.shape != a.shape or e.shape[axis] < 2 or isclose(a, e, rtol=rtol):
+            return None
+        n = e.shape[axis]
+        for s in (1, -1):
+            src = np.take(e, range(max(s, 0), n + min(s, 0)), axis=axis)
+            dst = np.take(a, range(max(-s, 0), n + min(-s, 0)), axis=axis)
+            if isclose(dst, src, rtol=rtol):
+                return s
+        return None
+    except Exception:
+        return None
+
+
+def wrong_keys(expected: dict, actual: dict, keys: Sequence[str] | None = None,
+               rtol: float = 1e-7, atol: float = 1e-10) -> list[str] | None:
+    """The keys whose values differ (None when actual is not a dict with those keys)."""
+    try:
+        keys = list(keys if keys is not None else expected)
+        if not isinstance(actual, dict) or any(k not in actual for k in keys):
+            return None
+        return [k for k in keys if compare(expected[k], actual[k], rtol=rtol, atol=atol)]
+    except Exception:
+        return None
+
+
+def only_wrong(expected: dict, actual: dict, wrong: Sequence[str],
+               keys: Sequence[str] | None = None, rtol: float = 1e-7) -> bool:
+    """Exactly the keys ``wrong`` differ (a gradient right everywhere except one parameter)."""
+    got = wrong_keys(expected, actual, keys, rtol)
+    return got is not None and sorted(got) == sorted(wrong)
+
+
 __all__ = ["Verdict", "Hint", "close", "exact", "fields", "sums_to_one", "gradcheck", "check",
-           "all_of", "isclose", "compare", "rel_error", "describe", "finite", "math"]
+           "all_of", "isclose", "compare", "rel_error", "describe", "finite", "math",
+           "right_and_wrong", "suite_hints", "factor", "off_by", "transposed", "first_step_only",
+           "last_step_only", "row_sum", "sums_along", "log_base", "shifted", "wrong_keys",
+           "only_wrong"]

@@ -2,8 +2,9 @@
 
 The reference must get full marks, the stubs zero (as "not implemented yet", never as a
 crash), and every known submission in examples/ exactly the per-test points its manifest
-declares. Every graded part needs a public and a hidden test, and the committed public
-expected outputs must match the current reference.
+declares, with feedback that contains the phrase its manifest's ``feedback`` names (the cause
+of its bug in words). Every graded part needs a public and a hidden test, and the committed
+public expected outputs must match the current reference.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from autograder.engine.batch import grade_batch, make_grader, temp_kit
 from autograder.engine.intake import submission_id
 from autograder.instructor.examples import list_examples, materialize
 from autograder.instructor.reference import stale_public
+from autograder.reporters.feedback import feedback_md
 
 TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
@@ -91,7 +93,16 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                             f"yet': {t.feedback[:160]!r}")
     for ex in examples:
         sid = ex.name.replace("/", "__")
-        row(sid, ex.name, lambda t, ex=ex: ex.expected_score(t.name, t.points))
+        res = row(sid, ex.name, lambda t, ex=ex: ex.expected_score(t.name, t.points))
+        phrase = ex.manifest.get("feedback")
+        if not isinstance(phrase, str) or not phrase.strip():
+            problems.append(f"{ex.name}: {ex.folder}/manifest.json has no \"feedback\" phrase; "
+                            "add the words its feedback must contain (the cause of its bug)")
+        elif phrase not in feedback_md(res):
+            said = " | ".join(t.feedback.splitlines()[0] for t in res.tests
+                              if not t.passed and t.feedback)[:300]
+            problems.append(f"{ex.name}: its feedback does not contain {phrase!r} "
+                            f"({ex.folder}/manifest.json \"feedback\"); it says: {said!r}")
     console.print(table)
     for p in problems:
         console.print(f"  [red]- {p}[/]", markup=True, highlight=False)

@@ -6,7 +6,7 @@ from autograder.authoring import judges as J
 from autograder.authoring import hidden
 
 from .public import (addk_hints, backoff_sum_hint, counts_judge, interp_sum_hint,
-                     lambdas_judge, mkn_formula_judge, mkn_values_judge,
+                     lambdas_judge, logscore_judge, mkn_formula_judge, mkn_values_judge,
                      model_test, one_bos_pad_hint, ppl_test, samples_judge, sums_judge,
                      sums_test, unchanged_judge)
 
@@ -68,11 +68,11 @@ TESTS = [
                contexts=[[], ["san"], ["in", "san"], ["zebra", "the"]], seed=34, maker=hidden),
     sums_test("kn.sums_unk", "KneserNey", "kn", 3, min_count=2, contexts=UNK_CTX, seed=35,
               maker=hidden),
-    hidden("logscore.kn", part="logscore", points=1, scenario="scores",
+    hidden("logscore.kn", part="logscore", points=2, scenario="scores",
            params={"corpus": "dogs", "n": 3, "model": "kn",
                    "pairs": [["dog", ["the"]], ["zebra", ["a", "cat"]], ["</s>", ["the", "mat"]],
                              ["<s>", ["the"]]]},
-           judge=J.fields(score=J.close(), logscore=J.close()),
+           judge=logscore_judge(),
            description="score and logscore of a KN trigram, <s> and <unk> included"),
     ppl_test("perplexity.hand_backoff", "perplexity", "backoff", 3, corpus="dogs", maker=hidden),
     ppl_test("perplexity.inf_unk", "perplexity", "mle", 3, min_count=2, points=1, maker=hidden),

@@ -37,6 +37,8 @@ PPL_NO_EOS = ("your perplexity equals what the log-probabilities give without th
               "each sentence's </s> is predicted and counts in the mean (N = sum(len(s) + 1)).")
 PPL_INF = ("a zero probability must make the perplexity inf, without an error: ln 0 = -inf "
            "(compute it under np.errstate(divide='ignore') or test for p == 0).")
+LOG_BASE = ("your logscore is in base {b}: logscore is the natural log, ln p = np.log(p) "
+            "(log2 and log10 give perplexities and likelihoods in other units).")
 BOS_NONZERO = "<s> has a non-zero probability: it is never predicted, so P(<s> | h) must be 0."
 
 
@@ -125,8 +127,27 @@ def _row_sums_off(a):
     return not np.allclose(_arr(a["dist"]).sum(axis=1), 1.0, atol=1e-8)
 
 
-backoff_sum_hint = J.Hint(lambda e, a: _row_sums_off(a), BACKOFF_NORM)
-interp_sum_hint = J.Hint(lambda e, a: _row_sums_off(a), INTERP_SUM)
+def _backoff_unnormalised(e, a):
+    """Right for every word seen after its context, wrong for the unseen ones (the backed-off
+    mass), and the rows no longer sum to one: alpha(h) is not normalised."""
+    if not _row_sums_off(a):
+        return False
+    cols = _pred_cols(e)
+    seen = (_arr(e["info"]["c_hw"]) > 0) & cols[None, :] & _seen_rows(e)[:, None]
+    unseen = ~seen & cols[None, :] & _seen_rows(e)[:, None]
+    got, want = _arr(a["dist"]), _arr(e["dist"])
+    return (seen.any() and unseen.any() and J.isclose(got[seen], want[seen], rtol=1e-9)
+            and not J.isclose(got[unseen], want[unseen], rtol=1e-9))
+
+
+def _mixture_weights_off(e, a):
+    """Every distribution sums to the same k != 1: a mixture whose weights sum to k."""
+    k = J.row_sum(_arr(a["dist"]), tol=1e-8)   # <s> has probability 0: sum over every word
+    return k is not None and k > 0
+
+
+backoff_sum_hint = J.Hint(_backoff_unnormalised, BACKOFF_NORM)
+interp_sum_hint = J.Hint(_mixture_weights_off, INTERP_SUM)
 
 
 def dist_judge(rtol=1e-9, hints=()):
@@ -200,7 +221,10 @@ def _not_inf(expected, actual):
     """The model itself gives a zero probability, yet the perplexity is not inf."""
     lp, eos = _arr(actual["info"]["logprobs"]), np.asarray(actual["info"]["eos"], bool)
     ends = np.nonzero(eos)[0] + 1
-    segments = [lp] + np.split(lp, ends[:-1])
+    # a zero probability at a word, not at </s>: a perplexity that drops the </s> tokens must
+    # be inf there too, so a finite one is this bug and not that one
+    words = np.where(eos, 0.0, lp)
+    segments = [words] + np.split(words, ends[:-1])
     got = [actual["ppl"]] + list(actual.get("ppl_each", []))
     return any(np.isneginf(seg).any() and not np.isposinf(g) for seg, g in zip(segments, got))
 
@@ -225,6 +249,25 @@ def ppl_judge(rtol=1e-9):
     return judge
 
 
+def _log_in_base(base):
+    def when(e, a):
+        le, la = _arr(e["logscore"]), _arr(a["logscore"])
+        fin = np.isfinite(le)
+        return (fin.any() and J.isclose(a["score"], e["score"])
+                and J.log_base(le[fin], la[fin]) == base)
+    return when
+
+
+logscore_hints = [J.Hint(_log_in_base(b), LOG_BASE.format(b=b)) for b in ("2", "10")] + [
+    J.Hint(lambda e, a: np.isneginf(_arr(e["logscore"])).any() and
+           not np.isneginf(_arr(a["logscore"])[np.isneginf(_arr(e["logscore"]))]).all(),
+           "ln 0 is -inf: logscore of a zero probability must be -inf")]
+
+
+def logscore_judge():
+    return J.fields(score=J.close(), logscore=J.close(), hints=logscore_hints)
+
+
 def lambdas_judge(expected, actual):
     lam = actual["lambdas"]
     v = J.fields(lambdas=J.close(rtol=1e-3, atol=1e-4), returns_self=J.exact())(expected, actual)
@@ -245,11 +288,9 @@ def samples_judge(expected, actual):
     v = J.compare(expected["samples"], actual["samples"], path="samples", exact=True)
     if v is None and actual["prompt_unchanged"] is True:
         return J.Verdict(1.0)
-    return J.Verdict(0.0, v or "generate modified the prompt it was given",
-                     ("if your model's distributions pass their tests, check the sampling: "
-                      "draw each token with exactly one rng.choice(len(p), p=p / p.sum()) call, "
-                      "p = self.distribution(the tokens so far, prompt included), and stop at "
-                      "</s> without returning it",) if v else ())
+    # No hint: a wrong sample follows from any wrong distribution as much as from the
+    # sampling loop, so nothing here can tell which one the student got wrong.
+    return J.Verdict(0.0, v or "generate modified the prompt it was given")
 
 
 # -- modified Kneser-Ney (optional part) -----------------------------------------------------------
@@ -267,11 +308,9 @@ def mkn_values_judge(expected, actual):
     fb = J.compare(expected["fallback"], actual["fallback"], path="fallback", exact=True)
     score = (3 * dist.score + (disc is None and fb is None)) / 4
     msgs = [m for m in (dist.message, disc, fb) if m]
-    hints = []
-    if disc is None and not dist.passed:
-        hints.append(MKN_ONE_D)
-    if fb is not None:
-        hints.append(MKN_FALLBACK)
+    # The fallback hint belongs to mkn.formula (counts of counts given): here a wrong fallback
+    # flag follows from wrong counts of counts as much as from a wrong fallback rule.
+    hints = [MKN_ONE_D] if disc is None and fb is None and not dist.passed else []
     return J.Verdict(score, "\n".join(msgs), tuple(hints))
 
 
@@ -374,12 +413,10 @@ TESTS = [
                hints=[kn_raw_hint()]),
     sums_test("kn.sums", "KneserNey", "kn", 3),
     # the shared interface
-    public("logscore.values", part="logscore", points=1, scenario="scores",
+    public("logscore.values", part="logscore", points=3, scenario="scores",
            params={"corpus": "sam", "n": 2, "model": "mle",
                    "pairs": [["am", ["i"]], ["ham", ["i"]], ["i", []], ["</s>", ["sam"]]]},
-           judge=J.fields(score=J.close(), logscore=J.close(), hints=[J.Hint(
-               lambda e, a: not np.isneginf(_arr(a["logscore"])[1]),
-               "ln 0 is -inf: logscore of a zero probability must be -inf")]),
+           judge=logscore_judge(),
            description="score and logscore (natural log, -inf for 0) of an MLE bigram"),
     ppl_test("perplexity.hand", "perplexity", "kn", 2),
     ppl_test("perplexity.inf", "perplexity", "mle", 2, points=1),

@@ -59,7 +59,82 @@ def _nonfinite(actual):
     return False
 
 
-no_max_hint = J.Hint(lambda e, a: _nonfinite(a), NO_MAX)
+def _overflows_only(e, a):
+    """Non-finite at logits of 1e3, right on the same rows at ordinary logits: the shift."""
+    return _nonfinite(a) and J.isclose(a["logp_small"], e["logp_small"])
+
+
+def _softmax_axis(key):
+    """exp(logp) sums to one down the columns (over the batch), not along each row; a column
+    that is masked out everywhere (-inf, or NaN from -inf - -inf) counts as empty."""
+    def when(e, a):
+        with np.errstate(all="ignore"):
+            p = np.nan_to_num(np.exp(_arr(a[key])), nan=0.0)
+        cols = p.sum(axis=0)
+        ones = np.abs(cols - 1) < 1e-6
+        return (p.ndim == 2 and p.shape[0] > 1 and not J.sums_along(p, -1, 1e-6)
+                and bool(ones.any()) and bool((ones | (cols == 0)).all()))
+    return when
+
+
+no_max_hint = J.Hint(_overflows_only, NO_MAX)
+AXIS = ("exp(logp) sums to one down each column, over the batch, instead of along each row "
+        "over the vocabulary: take the max and the sum over the last axis (axis=-1, "
+        "keepdims=True).")
+axis_hint = J.Hint(_softmax_axis("logp"), AXIS)
+SUMMED = ("the loss is {k:g} times the reference's, the batch size N: it is summed over the "
+          "examples; the loss is the mean, -(1/N) sum_i ln p(y_i | row i).")
+
+
+def _loss_times_n(e, a):
+    N = np.shape(a["dscores"])[0]
+    return J.off_by(e["loss"], a["loss"], N) == N
+
+
+def summed_hint():
+    return J.Hint(_loss_times_n, "the loss is N times the reference's (N the batch size): it "
+                  "is summed over the examples; the loss is the mean, -(1/N) sum_i "
+                  "ln p(y_i | row i).")
+
+
+BIAS_CORRECTION = ("adam_m and adam_v are right but the weights are not, and they are what "
+                   "Adam gives without bias correction: divide m by (1 - beta1**t) and v by "
+                   "(1 - beta2**t) before the step, next_w = w - lr * m_hat / (sqrt(v_hat) + eps).")
+
+
+def no_bias_correction_hint(lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def when(e, a):
+        ms, vs, ws = [_arr(x) for x in e["adam_m"]], [_arr(x) for x in e["adam_v"]], \
+            [_arr(x) for x in e["adam_w"]]
+        if not (J.isclose(a["adam_m"], e["adam_m"]) and J.isclose(a["adam_v"], e["adam_v"])):
+            return False
+        step = lambda m, v, t: lr * (m / (1 - beta1 ** t)) / (  # noqa: E731
+            np.sqrt(v / (1 - beta2 ** t)) + eps)
+        w = ws[0] + step(ms[0], vs[0], 1)          # the starting weights
+        variant = []
+        for m, v in zip(ms, vs):
+            w = w - lr * m / (np.sqrt(v) + eps)
+            variant.append(w)
+        return J.isclose(a["adam_w"], variant, rtol=1e-9)
+    return J.Hint(when, BIAS_CORRECTION)
+
+
+WARMUP = ("the warm-up is one step late: at step s it must be lr * (step + 1) / warmup_steps, "
+          "so that step 0 already trains (lr / warmup_steps), and the last warm-up step reaches lr.")
+
+
+def _warmup_late(e, a):
+    el, al = _arr(e["lr"]), _arr(a["lr"])
+    steps = np.asarray(e["steps"])
+    rising = np.nonzero(np.diff(el) > 1e-9 * np.abs(el).max())[0]
+    if not len(rising):
+        return False
+    k = int(rising[-1]) + 2                        # the warm-up entries, the peak included
+    late = el[:k] * steps[:k] / (steps[:k] + 1)    # lr * step / warmup where lr * (step + 1) / warmup
+    return J.isclose(al[:k], late) and not J.isclose(al[:k], el[:k])
+
+
+warmup_hint = J.Hint(_warmup_late, WARMUP)
 
 
 def tanh_pre_hint(key):
@@ -76,6 +151,11 @@ def _bias_unsummed(actual, key="db"):
 
 
 bias_hint = J.Hint(lambda e, a: _bias_unsummed(a), BIAS)
+DW_T = ("dw is the transpose of the right gradient: dw = x.T @ dout, the shape of w (F, M), "
+        "not dout.T @ x.")
+dw_t_hint = J.Hint(lambda e, a: J.transposed(e["dw"], a["dw"]), DW_T)
+gradcheck_dw_t_hint = J.Hint(
+    lambda e, a: J.transposed(a["numeric"]["w"], a["analytic"]["w"]), DW_T)
 model_bias_hint = J.Hint(
     lambda e, a: _bias_unsummed(a["grads"], "b1") or _bias_unsummed(a["grads"], "b2"), BIAS)
 gradcheck_bias_hint = J.Hint(
@@ -138,11 +218,9 @@ def _training_ok(bound_train_ppl, bound_loss):
 
 
 def training_judge(bound_train_ppl=2.5, bound_loss=1.0):
-    return J.check(_training_ok(bound_train_ppl, bound_loss),
-                   hints=[J.Hint(lambda e, a: not J.finite(a["curve"]["train_loss"]),
-                                 "the training loss became inf or NaN: training diverged. Make "
-                                 "the gradient checks pass first, then check the learning "
-                                 "rate; a softmax without max subtraction also overflows.")])
+    # No hint: a diverging or stalling run follows from any wrong gradient, loss or update,
+    # and the tests of those parts name the cause.
+    return J.check(_training_ok(bound_train_ppl, bound_loss))
 
 
 def unchanged_judge(expected, actual):
@@ -153,6 +231,15 @@ def unchanged_judge(expected, actual):
     return J.Verdict(0.0, f"functions must not modify their inputs: {where}. Work on new arrays "
                           "(e.g. x = x - m instead of x -= m; np.where instead of assigning "
                           "into scores)")
+
+
+def optimizers_judge(lr):
+    """The weights after each step carry most of the credit: a wrong update changes what the
+    model learns; m, v and t only say where the update went wrong."""
+    return J.fields(weights={"sgd": 2, "adam_w": 3, "adam_m": 1, "adam_v": 1, "adam_t": 0.5,
+                             "w_unchanged": 0.5},
+                    sgd=J.close(), adam_w=J.close(), adam_m=J.close(), adam_v=J.close(),
+                    adam_t=J.exact(), w_unchanged=J.exact(), hints=[no_bias_correction_hint(lr)])
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -178,11 +265,11 @@ TESTS = [
     public("affine.forward_backward", part="affine", points=2, scenario="affine",
            params={"N": 4, "F": 6, "M": 3}, seed=5,
            judge=J.fields(out=J.close(), dx=J.close(), dw=J.close(), db=J.close(),
-                          hints=[bias_hint]),
+                          hints=[bias_hint, dw_t_hint]),
            description="affine_forward/backward match the reference"),
     public("affine.gradcheck", part="affine", points=3, scenario="affine_gradcheck",
            params={"N": 4, "F": 5, "M": 3}, seed=6, needs_reference=False,
-           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint]),
+           judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint, gradcheck_dw_t_hint]),
            description="affine_backward agrees with the numerical gradient"),
     # tanh
     public("tanh.forward_backward", part="tanh", points=1, scenario="tanh",
@@ -196,7 +283,8 @@ TESTS = [
     # softmax cross-entropy
     public("softmax_loss.values", part="softmax_loss", points=2, scenario="softmax_loss",
            params={"N": 5, "V": 7, "masked": True}, seed=9,
-           judge=J.fields(logp=J.close(), loss=J.close(), dscores=J.close()),
+           judge=J.fields(logp=J.close(), loss=J.close(), dscores=J.close(),
+                          hints=[axis_hint, summed_hint()]),
            description="log_softmax (with <s> masked), the mean loss and dscores match the reference"),
     public("softmax_loss.gradcheck", part="softmax_loss", points=2, scenario="softmax_gradcheck",
            params={"N": 4, "V": 6, "masked": True}, seed=10, needs_reference=False,
@@ -204,7 +292,7 @@ TESTS = [
     public("softmax_loss.overflow", part="softmax_loss", points=2, scenario="softmax_overflow",
            params={"N": 4, "V": 6, "big": 1000.0}, seed=11,
            judge=J.fields(logp=J.close(), loss=J.close(), dscores=J.close(),
-                          hints=[no_max_hint]),
+                          hints=[no_max_hint, axis_hint]),
            description="no overflow at logits of 1000"),
     # model
     public("model.loss", part="WindowLM.loss", points=3, scenario="model_loss",
@@ -218,7 +306,7 @@ TESTS = [
            description="every gradient of the model's loss agrees with the numerical gradient"),
     public("model.log_probs", part="WindowLM.log_probs", points=2, scenario="model_log_probs",
            params={"N": 6, "C": 3}, seed=14,
-           judge=J.fields(logp=J.close(), hints=[mask_hint]),
+           judge=J.fields(logp=J.close(), hints=[mask_hint, axis_hint]),
            description="log_probs match the reference"),
     public("model.distribution", part="WindowLM.log_probs", points=1, scenario="model_log_probs",
            params={"N": 5, "C": 2}, seed=15, needs_reference=False,
@@ -226,7 +314,8 @@ TESTS = [
            description="each row of exp(log_probs) sums to one with p(<s>) = 0"),
     public("model.overflow", part="WindowLM.log_probs", points=1, scenario="model_overflow",
            params={"N": 5, "C": 2, "big": 300.0}, seed=16,
-           judge=J.fields(logp=J.close(), loss=J.close(), dW2=J.close(), hints=[no_max_hint]),
+           judge=J.fields(logp=J.close(), loss=J.close(), dW2=J.close(),
+                          hints=[no_max_hint, axis_hint]),
            description="log_probs and loss stay finite with logits of about 1e3"),
     public("model.perplexity", part="WindowLM.perplexity", points=2, scenario="model_perplexity",
            params={"corpus": "tiny_valid", "C": 3}, seed=17,
@@ -245,12 +334,10 @@ TESTS = [
     # training
     public("train.lr_schedule", part="lr_at", points=1, scenario="lr_schedule",
            params={"max_steps": 100, "warmup_steps": 10, "lr": 0.01}, seed=21,
-           judge=J.fields(lr=J.close(rtol=1e-9)),
+           judge=J.fields(lr=J.close(rtol=1e-9), hints=[warmup_hint]),
            description="warm-up then cosine decay, as the docstring says"),
-    public("train.optimizers", part="sgd_step/adam_step", points=2, scenario="optimizers",
-           params={"shape": [3, 4], "n_steps": 3}, seed=22,
-           judge=J.fields(sgd=J.close(), adam_w=J.close(), adam_m=J.close(), adam_v=J.close(),
-                          adam_t=J.exact(), w_unchanged=J.exact()),
+    public("train.optimizers", part="sgd_step/adam_step", points=3, scenario="optimizers",
+           params={"shape": [3, 4], "n_steps": 3}, seed=22, judge=optimizers_judge(0.01),
            description="SGD and three Adam steps (with bias correction) match the reference"),
     public("train.run", part="train", points=3, scenario="training_run",
            params={"max_steps": 300, "batch_size": 16, "optimizer": "adam", "lr": 0.01},

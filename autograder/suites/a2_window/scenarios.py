@@ -202,7 +202,8 @@ def softmax_overflow(sub, rng, N=4, V=6, big=1000.0):
         logp = L.log_softmax(scores, mask)
         loss, cache = L.softmax_loss_forward(scores, y, mask)
         dscores = L.softmax_loss_backward(1.0, cache)
-    return {"logp": logp, "loss": loss, "dscores": dscores}
+        small = L.log_softmax(scores / big, mask)   # the same rows at logits of about 1
+    return {"logp": logp, "loss": loss, "dscores": dscores, "logp_small": small}
 
 
 # -- the model -----------------------------------------------------------------------------------
@@ -235,13 +236,16 @@ def model_log_probs(sub, rng, N=6, C=3, D=4, H=5, scale=1.0):
 def model_overflow(sub, rng, N=5, C=2, D=3, H=4, big=300.0):
     """Output weights so large that the logits reach about 1e3."""
     model = _model(sub, rng, C, D, H, 1.0)
-    model.params["W2"] = model.params["W2"] * big
+    W2 = model.params["W2"]
+    model.params["W2"] = W2 * big
     x = _window_ids(rng, N, C, len(model.vocab))
     y = rng.choice(model.vocab.prediction_ids, size=N)
     with np.errstate(all="ignore"):
         logp = model.log_probs(x)
         loss, grads = model.loss(x, y)
-    return {"logp": logp, "loss": loss, "dW2": grads["W2"]}
+        model.params["W2"] = W2                    # the same windows at ordinary logits
+        small = model.log_probs(x)
+    return {"logp": logp, "loss": loss, "dW2": grads["W2"], "logp_small": small}
 
 
 def model_perplexity(sub, rng, corpus="tiny_valid", C=3, D=4, H=5, scale=1.0):

@@ -3,7 +3,7 @@ as a second oracle, and clipping against torch.nn.utils.clip_grad_norm_ on the e
 from autograder.authoring import judges as J
 from autograder.authoring import hidden
 
-from .public import (CLIP_HINTS, GATE_ORDER, LEAKED, LSTM_SEQ_KEYS, MASK_HINT_MODEL, MASK_IGNORED,
+from .public import (CLIP_HINTS, GATE_ORDER, LEAKED, LSTM_SEQ_KEYS, MASK_IGNORED,
                      NO_CARRY, NOT_CARRIED, RNN_SEQ_KEYS, RNN_STEP_KEYS, TANH_PREACT, clip_judge,
                      clip_oracle, close_keys, closed_form, grads_close, interface_self, no_leak,
                      oracle, samples_consistent)
@@ -43,7 +43,7 @@ TESTS = [
            seed=105, params={"N": 3, "T": 8, "D": 5, "H": 4},
            judge=grads_close(LSTM_SEQ_KEYS, hints=[GATE_ORDER])),
     hidden("lstm_sequence.torch", part="lstm_forward/backward", points=3, scenario="lstm_torch",
-           seed=106, needs_reference=False, judge=oracle(hints=[GATE_ORDER]), timeout=60),
+           seed=106, needs_reference=False, judge=oracle(), timeout=60),
     *[hidden(f"clip_norm.torch_{case}", part="clip_grad_norm", points=1, scenario="clip_norm",
              seed=110 + k, params={"case": case, "max_norm": mx, "torch_oracle": True},
              needs_reference=False, judge=clip_oracle(CLIP_HINTS), timeout=60)
@@ -65,12 +65,12 @@ TESTS = [
            seed=124, params={"bad": None}, judge=J.exact()),
     hidden("model.loss_lstm", part="RNNLM.loss_chunk", points=2, scenario="model_loss", seed=125,
            params={"cell": "lstm", "corpus": "hills"},
-           judge=grads_close(("loss", "grads", "h"), 1e-7, [MASK_HINT_MODEL])),
+           judge=grads_close(("loss", "grads", "h"), 1e-7)),
     hidden("model.torch_rnn", part="RNNLM.loss_chunk", points=2, scenario="model_torch", seed=126,
            params={"cell": "rnn", "corpus": "hills"}, needs_reference=False, judge=oracle(),
            timeout=60),
     hidden("model.torch_lstm", part="RNNLM.loss_chunk", points=2, scenario="model_torch", seed=127,
-           params={"cell": "lstm"}, needs_reference=False, judge=oracle(hints=[GATE_ORDER]),
+           params={"cell": "lstm"}, needs_reference=False, judge=oracle(),
            timeout=60),
     hidden("model.closed_form_bigram_hills", part="RNNLM.loss_chunk", points=1,
            scenario="model_closed_form", seed=128,

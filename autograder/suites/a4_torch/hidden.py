@@ -6,7 +6,8 @@ from __future__ import annotations
 from autograder.authoring import hidden
 
 from .public import (CHECKPOINT, CLIP, DETACH_LOOP, DETACH_STATE, DROPOUT, EVALUATE, FIT,
-                     GENERATE, GREEDY_PROBS, LANGUAGE_MODEL, LOG_SOFTMAX, LOSS, PROBS, SAMPLE,
+                     GENERATE, GENERATE_DROPOUT, GREEDY_PROBS, LANGUAGE_MODEL, LOG_SOFTMAX, LOSS,
+                     SAMPLE, TWO_EPOCHS, probs_judge,
                      SENTENCE_BATCH, TABLE, TRAINING_RUN, TYING, model_judge,
                      train_steps_judge)
 
@@ -67,6 +68,9 @@ TESTS = [
            scenario="detach_between_chunks",
            params={"V": 8, "N": 3, "T": 2, "length": 60, "chunks": 6}, seed=120,
            judge=DETACH_LOOP, needs_reference=False),
+    hidden("train_epoch.two_epochs_other", part="train_epoch", points=2,
+           scenario="train_two_epochs", params={"V": 8, "N": 2, "T": 5, "length": 40},
+           seed=134, judge=TWO_EPOCHS),
     hidden("evaluate.other_split", part="evaluate", points=3, scenario="evaluate_case",
            params={"corpus": "farm", "N": 5, "T": 3, "dropout": 0.3}, seed=121,
            judge=EVALUATE),
@@ -85,9 +89,11 @@ TESTS = [
            seed=126, judge=TRAINING_RUN, needs_reference=False, timeout=60),
     # generate.py
     hidden("next_token_probs.hot", part="next_token_probs", points=1, scenario="probs_case",
-           params={"N": 3, "V": 11, "temperature": 2.5}, seed=127, judge=PROBS),
+           params={"N": 3, "V": 11, "temperature": 2.5}, seed=127,
+           judge=probs_judge(2.5)),
     hidden("next_token_probs.top_1", part="next_token_probs", points=1, scenario="probs_case",
-           params={"N": 2, "V": 6, "temperature": 0.7, "top_k": 1}, seed=128, judge=PROBS),
+           params={"N": 2, "V": 6, "temperature": 0.7, "top_k": 1}, seed=128,
+           judge=probs_judge(0.7)),
     hidden("next_token_probs.greedy_batch", part="next_token_probs", points=1,
            scenario="probs_case", params={"N": 4, "V": 7, "temperature": 0.0}, seed=129,
            judge=GREEDY_PROBS),
@@ -100,6 +106,9 @@ TESTS = [
     hidden("generate.top_k_oov_prompt", part="generate", points=2, scenario="generate_case",
            params={"prompt": "zounds to", "temperature": 1.2, "top_k": 5}, seed=132,
            judge=GENERATE),
+    hidden("generate.dropout_top_k", part="generate", points=2, scenario="generate_case",
+           params={"prompt": "the rest", "temperature": 1.1, "top_k": 4, "dropout": 0.3},
+           seed=135, judge=GENERATE_DROPOUT),
     # table.py
     hidden("perplexity_table.verse", part="perplexity_table", points=1, scenario="table_case",
            params={"corpus": "verse", "held_out": 2}, seed=133, judge=TABLE),

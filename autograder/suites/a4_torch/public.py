@@ -24,14 +24,16 @@ def _arr(x):
 STATE_SHAPE = H(lambda e, a: any(np.shape(s) != np.shape(t) for s, t in zip(a["state"], e["state"])),
                 "the state should be what nn.RNN / nn.LSTM return as their second output, "
                 "shape (L, N, H) (a pair (h, c) for the LSTM), not the per-step outputs")
-BATCH_FIRST = H(lambda e, a: np.shape(a["logits"]) != np.shape(e["logits"]),
+BATCH_FIRST = H(lambda e, a: np.shape(a["logits"]) != np.shape(e["logits"])
+                and tuple(np.shape(a["logits"])[:2]) == tuple(np.shape(e["logits"])[1::-1]),
                 "logits must be (N, T, V): build the recurrent layer with batch_first=True")
 NOT_TIED = H(lambda e, a: e["tied"] and not a["tied"],
              "with tie_weights the decoder must share the embedding's Parameter: "
              "self.decoder.weight = self.embedding.weight (copying the values is not tying)")
-DROPOUT_EVAL = H(lambda e, a: not J.isclose(a["eval_logits"], e["eval_logits"]),
-                 "in eval mode the logits must not depend on dropout: use nn.Dropout modules "
-                 "(which model.eval() switches off), not F.dropout(x, p) with training=True")
+DROPOUT_EVAL = H(lambda e, a: a.get("eval_deterministic") is False,
+                 "two forward passes in eval mode gave different logits: dropout is still "
+                 "applied in eval mode; use nn.Dropout modules (which model.eval() switches "
+                 "off), not F.dropout(x, p) with training=True")
 DROPOUT_TRAIN = H(lambda e, a: not a["train_differs"],
                   "in training mode dropout should change the outputs: apply self.dropout to "
                   "the embeddings and to the recurrent layer's outputs")
@@ -45,18 +47,29 @@ NOT_SHIFTED = H(lambda e, a: np.array_equal(np.asarray(a["y"])[np.asarray(e["y"]
 BOS_PREDICTED = H(lambda e, a: np.isneginf(_arr(a["logprobs"])).any(),
                   "some predicted token got probability 0 (ln p = -inf): is <s> among the "
                   "targets? Targets are the inputs shifted by one, so <s> is never predicted")
+LN5 = math.log(5)
+SUMMED_SAY = ("lm_loss sums the cross-entropy over the tokens: it must be the mean over the "
+              "predicted tokens (reduction='mean' with ignore_index=IGNORE), which keeps the "
+              "learning rate independent of N and T")
 SUMMED = H(lambda e, a: a["counted"] > 1 and math.isclose(a["loss"], e["loss"] * e["counted"],
-                                                          rel_tol=1e-6),
-           "the loss is the SUM over tokens: divide by the number of predicted tokens (the mean "
-           "makes the learning rate independent of N and T)")
+                                                          rel_tol=1e-6), SUMMED_SAY)
+
+
+def _probe(a, value):
+    """lm_loss on the scenario's probe (uniform logits over 5 classes, 5 predicted targets)
+    gave ``value``."""
+    return math.isclose(a.get("lm_loss_probe", math.nan), value, rel_tol=1e-9)
 NT_MEAN = H(lambda e, a: math.isclose(a["loss"] * np.size(a["dlogits"]) / np.shape(a["dlogits"])[-1],
                                       e["loss"] * e["counted"], rel_tol=1e-6),
-            "the loss is divided by N*T: IGNORE positions predict nothing; average over the "
+            "lm_loss is divided by N*T: IGNORE positions predict nothing; average over the "
             "targets that are not IGNORE (ignore_index=IGNORE does it)")
+NT_MEAN_LOOP = H(lambda e, a: _probe(a, 5 / 6 * LN5), NT_MEAN.say)
+SUMMED_LOOP = H(lambda e, a: _probe(a, 5 * LN5), SUMMED_SAY)
 TORCH_CLIP = H(lambda e, a: a["used_torch_clip"],
                "clip_grad_norm called torch.nn.utils.clip_grad_norm_: the exercise is to write "
                "it yourself (the tests compare it with torch's)")
-CLIP_NOT_INPLACE = H(lambda e, a: J.isclose(a["norm"], e["norm"]) and not J.isclose(a["grads"], e["grads"]),
+CLIP_NOT_INPLACE = H(lambda e, a: J.isclose(a["norm"], e["norm"]) and not J.isclose(a["grads"], e["grads"])
+                     and J.isclose(a["grads"], a["grads_before"], rtol=0, atol=0),
                      "the norm is right but the gradients are not: scale every p.grad IN PLACE "
                      "(p.grad.mul_(scale)); the optimizer reads p.grad")
 CLIP_SPECIAL = H(lambda e, a: not all(np.isfinite(_arr(g)).all() for g in e["grads"])
@@ -64,6 +77,24 @@ CLIP_SPECIAL = H(lambda e, a: not all(np.isfinite(_arr(g)).all() for g in e["gra
                  "torch does not special-case a non-finite norm: the scale "
                  "clamp(max_norm / (norm + 1e-6), max=1) is 0 for an inf norm (0 * inf = nan) and "
                  "NaN for a NaN norm, and every gradient is multiplied by it")
+def _scaled_per_tensor(e, a):
+    """Each gradient is its old self times a factor of its own, and the factors differ."""
+    factors = []
+    for g, g0 in zip(a["grads"], a["grads_before"]):
+        g, g0 = _arr(g), _arr(g0)
+        m = np.isfinite(g0) & (np.abs(g0) > 0)
+        if not m.any() or not np.isfinite(g[m]).all():
+            return False
+        r = g[m] / g0[m]
+        if np.ptp(r) > 1e-9 * max(1.0, float(np.abs(r).max())):
+            return False
+        factors.append(float(r.mean()))
+    return len(factors) > 1 and np.ptp(factors) > 1e-6 and not J.isclose(a["grads"], e["grads"])
+
+
+CLIP_OWN_FACTOR = H(_scaled_per_tensor, "each gradient was scaled by its own factor: clip by "
+                    "ONE total norm over all the gradients together and multiply every "
+                    "gradient by the same min(1, max_norm / (total_norm + 1e-6))")
 CLIP_PER_TENSOR = H(lambda e, a: not J.isclose(a["norm"], e["norm"]),
                     "the total norm is the 2-norm of all gradients together (the norm of the "
                     "per-tensor norms), over the parameters whose .grad is not None")
@@ -76,9 +107,7 @@ CLIP_STALE = H(lambda e, a: len(a["grad_norm"]) > 1 and np.isfinite(_arr(e["grad
                and J.isclose(a["grad_norm"][1:], e["grad_norm"][:-1])
                and not J.isclose(a["grad_norm"], e["grad_norm"]),
                "each chunk clipped the previous chunk's gradients: clip after loss.backward()")
-LOSS_SUMMED_LOOP = H(lambda e, a: len(a["chunk_loss"]) == len(e["chunk_loss"]) and
-                     _arr(a["chunk_loss"])[0] > 3 * _arr(e["chunk_loss"])[0],
-                     "the chunk losses are many times too large: is lm_loss a sum instead of a mean?")
+LOSS_SUMMED_LOOP = SUMMED_LOOP
 NOT_DETACHED = H(lambda e, a: any(a["state_attached"]) or a["grad_reached_earlier_chunk"]
                  or a["backward_error"] is not None,
                  "detach the state between chunks (state = detach_state(state) before each "
@@ -87,12 +116,12 @@ NOT_DETACHED = H(lambda e, a: any(a["state_attached"]) or a["grad_reached_earlie
 EVAL_MODE = H(lambda e, a: not math.isclose(a["loss"], a["loss_again"], rel_tol=1e-12),
               "two evaluations of the same model gave different losses: dropout is still "
               "active; call model.eval() (and use torch.no_grad()) in evaluate")
-CHUNK_MEAN = H(lambda e, a: a["tokens"] == e["tokens"] and a["loss"] == a["loss_again"]
+CHUNK_MEAN = H(lambda e, a: _probe(a, LN5) and a["tokens"] == e["tokens"]
+               and a["loss"] == a["loss_again"]
                and 1e-9 < abs(a["loss"] / e["loss"] - 1) < 0.2,
                "weight each chunk's mean loss by its number of predicted tokens: the last chunk "
                "is shorter and holds IGNOREd positions, so a mean of chunk means is biased")
-EVAL_SUMMED = H(lambda e, a: a["loss"] > 3 * e["loss"],
-                "the loss is many times too large: is lm_loss a sum instead of a mean?")
+EVAL_SUMMED = SUMMED_LOOP
 COUNT = H(lambda e, a: a["tokens"] != a["design_tokens"],
           "the token count must be every predicted token once: each sentence's words and its "
           "</s> (n_predicted(ids)); count the targets that are not IGNORE")
@@ -112,11 +141,18 @@ NOT_RESTORED = H(lambda e, a: a["kept_weights_of_epoch"] != e["kept_weights_of_e
 PATIENCE = H(lambda e, a: a["epochs_run"] != e["epochs_run"],
              "stop after `patience` epochs in a row without a new best validation loss "
              "(or when the time budget is spent, or after config.epochs)")
-TEMP_AFTER_PROBS = H(lambda e, a: not np.allclose(_arr(a["probs"]).sum(-1), 1.0)
-                     or not np.allclose(_arr(a["probs"]), _arr(e["probs"]), rtol=1e-6),
-                     "is the temperature applied after the softmax? It must scale the LOGITS: "
-                     "softmax(z / t); dividing probabilities by t only changes their sum (and "
-                     "renormalising undoes it)")
+def _temp_after(t):
+    """The probabilities are softmax(z) / t: from the right p = softmax(z / t), softmax(z) is
+    p**t renormalised (top-k keeps the same tokens either way)."""
+    def when(e, a):
+        p = _arr(e["probs"])
+        with np.errstate(all="ignore"):
+            q = p ** t
+            q = q / q.sum(-1, keepdims=True)
+        return J.isclose(a["probs"], q / t, rtol=1e-6) or J.isclose(a["probs"], q, rtol=1e-6)
+    return H(when, "the temperature is applied after the softmax: it must scale the LOGITS, "
+             "softmax(z / t); dividing the probabilities by t only changes their sum (and "
+             "renormalising undoes it)")
 GREEDY = H(lambda e, a: (_arr(e["probs"]).max(-1) == 1).all(),
            "temperature 0 means greedy: all the probability on the largest logit")
 TOPK_TIES = H(lambda e, a: ((_arr(a["probs"]) > 0).sum(-1) != (_arr(e["probs"]) > 0).sum(-1)).any(),
@@ -125,11 +161,18 @@ TOPK_TIES = H(lambda e, a: ((_arr(a["probs"]) > 0).sum(-1) != (_arr(e["probs"]) 
 NOT_REPRODUCIBLE = H(lambda e, a: not a["reproducible"],
                      "two runs from the same seed gave different draws: draw only from the "
                      "torch.Generator passed in (torch.multinomial(probs, 1, generator=g))")
-SAMPLES_DIFFER = H(lambda e, a: a.get("reproducible", False),
-                   "your draws are reproducible but differ from the reference's: check "
-                   "next_token_probs first (<s> excluded, the temperature dividing the LOGITS "
-                   "before the softmax, then top-k), then draw with torch.multinomial(probs, 1, "
-                   "generator=generator), once per step, feeding each drawn token back")
+# (no hint for reproducible draws that differ: any wrong probability gives them)
+EVAL_GENERATE = H(lambda e, a: a["samples"] != e["samples"] and a.get("samples_eval") == e["samples"],
+                  "your sentences are right when the model is already in eval mode and wrong when "
+                  "it comes in training mode: dropout stays on while generating; call "
+                  "model.eval() in generate")
+EPOCH_STATE = H(lambda e, a: len(a["chunk_loss"]) == 2 and J.isclose(a["chunk_loss"][0],
+                                                                      e["chunk_loss"][0])
+                and not J.isclose(a["chunk_loss"][1][:1], e["chunk_loss"][1][:1]),
+                "the first epoch is right, but the second epoch's first chunk is not: each "
+                "epoch starts from the state the previous epoch ended in. Start every "
+                "train_epoch from state None (zeros); carry the state from chunk to chunk "
+                "only within one epoch")
 
 
 # -- judges ----------------------------------------------------------------------------------------
@@ -158,7 +201,7 @@ DETACH_STATE = J.fields(none_stays_none=J.exact(), tensor_values=J.close(rtol=0,
 CLIP = J.fields(weights={"norm": 1, "grads": 2, "raised": 1, "used_torch_clip": 1},
                 norm=J.close(rtol=1e-12, atol=0), grads=J.close(rtol=1e-12, atol=0),
                 raised=J.exact(), used_torch_clip=J.exact(),
-                hints=[TORCH_CLIP, CLIP_SPECIAL, CLIP_PER_TENSOR, CLIP_NOT_INPLACE])
+                hints=[TORCH_CLIP, CLIP_SPECIAL, CLIP_PER_TENSOR, CLIP_NOT_INPLACE, CLIP_OWN_FACTOR])
 
 
 def train_steps_judge(with_norms: bool = True):
@@ -167,7 +210,7 @@ def train_steps_judge(with_norms: bool = True):
     if with_norms:
         parts["grad_norm"] = J.close(rtol=1e-9)
     return J.fields(weights={"params": 3}, hints=[CLIP_BEFORE_BACKWARD, CLIP_STALE,
-                                                  LOSS_SUMMED_LOOP], **parts)
+                                                  LOSS_SUMMED_LOOP, NT_MEAN_LOOP], **parts)
 
 
 def _detached(actual):
@@ -189,7 +232,7 @@ DETACH_LOOP = J.check(_detached, hints=[NOT_DETACHED])
 EVALUATE = J.fields(weights={"loss": 2, "loss_again": 1, "tokens": 1, "tokens_again": 0.5},
                     loss=J.close(rtol=1e-9), loss_again=J.close(rtol=1e-9),
                     tokens=J.exact(), tokens_again=J.exact(),
-                    hints=[EVAL_MODE, CHUNK_MEAN, EVAL_SUMMED, COUNT])
+                    hints=[EVAL_MODE, CHUNK_MEAN, EVAL_SUMMED, NT_MEAN_LOOP, COUNT])
 CHECKPOINT = J.fields(saved_to_final_path_directly=J.exact(), used_torch_save=J.exact(),
                       weights_match=J.exact(), epoch=J.exact(), valid_loss=J.close(),
                       leftover_files=J.exact(), hints=[NOT_ATOMIC, LEFTOVER])
@@ -213,14 +256,22 @@ def _trained(actual):
 
 
 TRAINING_RUN = J.check(_trained)
-PROBS = J.fields(weights={"probs": 3, "inputs_unchanged": 1}, probs=J.close(rtol=1e-9),
-                 inputs_unchanged=J.exact(), hints=[TEMP_AFTER_PROBS, TOPK_TIES])
+def probs_judge(temperature):
+    return J.fields(weights={"probs": 3, "inputs_unchanged": 1}, probs=J.close(rtol=1e-9),
+                    inputs_unchanged=J.exact(), hints=[_temp_after(temperature), TOPK_TIES])
+
+
+TWO_EPOCHS = J.fields(weights={"chunk_loss": 2, "params": 1}, chunk_loss=J.close(rtol=1e-9),
+                      params=J.close(rtol=1e-9),
+                      hints=[EPOCH_STATE, SUMMED_LOOP, NT_MEAN_LOOP])
+GENERATE_DROPOUT = J.fields(weights={"samples": 3, "reproducible": 1}, samples=J.exact(),
+                            reproducible=J.exact(), hints=[EVAL_GENERATE])
 GREEDY_PROBS = J.fields(probs=J.close(rtol=1e-12), inputs_unchanged=J.exact(), hints=[GREEDY])
 SAMPLE = J.fields(weights={"draws": 3, "reproducible": 1, "never_bos": 1},
                   draws=J.exact(), reproducible=J.exact(), never_bos=J.exact(),
-                  hints=[NOT_REPRODUCIBLE, SAMPLES_DIFFER])
+                  hints=[NOT_REPRODUCIBLE])
 GENERATE = J.fields(weights={"samples": 3, "reproducible": 1}, samples=J.exact(),
-                    reproducible=J.exact(), hints=[NOT_REPRODUCIBLE, SAMPLES_DIFFER])
+                    reproducible=J.exact(), hints=[NOT_REPRODUCIBLE])
 TABLE = J.close(rtol=1e-9)
 
 
@@ -283,6 +334,9 @@ TESTS = [
            needs_reference=False,
            description="the hidden state is detached between chunks (no gradient reaches an "
                        "earlier chunk)"),
+    public("train_epoch.two_epochs", part="train_epoch", points=3, scenario="train_two_epochs",
+           params={}, seed=28, judge=TWO_EPOCHS,
+           description="train_epoch twice on one model: each epoch starts from the zero state"),
     public("evaluate.dropout_and_count", part="evaluate", points=4, scenario="evaluate_case",
            params={"corpus": "verse", "N": 3, "T": 4}, seed=18, judge=EVALUATE,
            description="evaluation in eval mode, token-weighted, counting every predicted token"),
@@ -298,11 +352,12 @@ TESTS = [
            description="a short run on a tiny corpus reaches a loss bound"),
     # generate.py
     public("next_token_probs.temperature", part="next_token_probs", points=2,
-           scenario="probs_case", params={"temperature": 0.5}, seed=22, judge=PROBS,
+           scenario="probs_case", params={"temperature": 0.5}, seed=22,
+           judge=probs_judge(0.5),
            description="softmax of logits / temperature, <s> excluded"),
     public("next_token_probs.top_k", part="next_token_probs", points=2,
            scenario="probs_case", params={"temperature": 1.5, "top_k": 3}, seed=23,
-           judge=PROBS, description="top-k after the temperature"),
+           judge=probs_judge(1.5), description="top-k after the temperature"),
     public("next_token_probs.greedy", part="next_token_probs", points=1,
            scenario="probs_case", params={"temperature": 0.0}, seed=24, judge=GREEDY_PROBS,
            description="temperature 0 is greedy"),
@@ -312,6 +367,11 @@ TESTS = [
     public("generate.seeded", part="generate", points=3, scenario="generate_case",
            params={"prompt": "to be", "temperature": 0.8}, seed=26, judge=GENERATE,
            description="sentences from a prompt with a seeded generator"),
+    public("generate.dropout_model", part="generate", points=3, scenario="generate_case",
+           params={"prompt": "to be", "temperature": 0.8, "dropout": 0.5}, seed=29,
+           judge=GENERATE_DROPOUT,
+           description="generate from a dropout model handed over in training mode: "
+                       "generation runs in eval mode"),
     # table.py
     public("perplexity_table.simple", part="perplexity_table", points=2, scenario="table_case",
            params={"corpus": "farm"}, seed=27, judge=TABLE,

@@ -19,7 +19,20 @@ def lstm_step(sub, rng, N=3, D=4, H=5):
     grads = sub.lstm_layers.lstm_step_backward(dnext_h, dnext_c, cache)
     out = dict(zip(("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), grads))
     out.update(next_h=next_h, next_c=next_c, inputs_unchanged=F.unchanged(copies, args))
+    # your forward on weights whose four gate blocks are reordered: one of these is right
+    # when your code reads the gates in another order than (i, f, o, g)
+    out["gate_perms"] = [np.concatenate(sub.lstm_layers.lstm_step_forward(
+        x, prev_h, prev_c, *_gates_reordered(order, Wx, Wh, b))[:2], axis=1)
+        for order in GATE_ORDERS]
     return out
+
+
+GATE_ORDERS = [list(p) for p in __import__("itertools").permutations(range(4)) if p != (0, 1, 2, 3)]
+
+
+def _gates_reordered(order, *weights):
+    """Each weight's last axis cut into its 4 gate blocks, put back in ``order``."""
+    return [np.concatenate([np.split(w, 4, axis=-1)[k] for k in order], axis=-1) for w in weights]
 
 
 def lstm_step_gradcheck(sub, rng, N=2, D=3, H=3):
@@ -52,6 +65,8 @@ def lstm_sequence(sub, rng, N=2, T=5, D=3, H=4):
     grads = sub.lstm_layers.lstm_backward(dh, cache, dc)
     out = dict(zip(("dx", "dh0", "dc0", "dWx", "dWh", "db"), grads))
     out.update(h=h, c=c, inputs_unchanged=F.unchanged(copies, list(args) + [dh, dc]))
+    out["gate_perms"] = [sub.lstm_layers.lstm_forward(x, h0, *_gates_reordered(order, Wx, Wh, b),
+                                                      c0)[0] for order in GATE_ORDERS]
     return out
 
 

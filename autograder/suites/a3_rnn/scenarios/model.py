@@ -85,7 +85,21 @@ def model_closed_form(sub, rng, corpus="tiny", cell="rnn", kind="zero"):
     logP = s - s.max(axis=1, keepdims=True)
     logP = logP - np.log(np.exp(logP).sum(axis=1, keepdims=True))
     nll = [-logP[a_, b_] for row in tokens for a_, b_ in zip(row[:-1], row[1:]) if b_ >= 0]
-    return {"loss": loss, "closed_form": float(np.mean(nll))}
+    # two wrong numbers the same table gives, for the hints: the model fed its own argmax
+    # predictions after the first input, and the padding targets not masked out
+    own = []
+    for row in tokens:
+        fed = int(row[0])
+        for t, b_ in enumerate(row[1:]):
+            if b_ >= 0:
+                own.append(-logP[fed, b_])
+            fed = int(np.argmax(logP[fed]))
+    # (padding inputs and targets are id 0 once masked, as in loss_chunk)
+    unmasked = [-logP[max(int(a_), 0), max(int(b_), 0)]
+                for row in tokens for a_, b_ in zip(row[:-1], row[1:])]
+    return {"loss": loss, "closed_form": float(np.mean(nll)),
+            "own_predictions": float(np.mean(own)), "unmasked": float(np.mean(unmasked)),
+            "over_all_positions": float(np.sum(nll) / tokens[:, 1:].size)}
 
 
 def torch_scores(p: dict, e, cell: str, H: int):
@@ -138,7 +152,10 @@ def tbptt(sub, rng, corpus="tiny", cell="rnn", N=2, T=3):
         # the embedding rows of ids that are not inputs of this chunk get no gradient
         outside = np.setdiff1d(np.arange(len(vocab)), chunks[k][0]) if k < len(chunks) else []
         leaks.append(float(np.abs(np.asarray(g["W_embed"])[outside]).max()) if len(outside) else 0.0)
-    return {"losses": losses, "grads": grads, "chunks": len(chunks),
+    # each chunk's loss from the zero state, by your loss_chunk: what a loop that never
+    # carries the state gives
+    fresh = [float(model.loss_chunk(x, y, None)[0]) for x, y in chunks]
+    return {"losses": losses, "grads": grads, "chunks": len(chunks), "losses_fresh": fresh,
             "outside_chunk_grad": leaks, "inputs_unchanged": bool(np.array_equal(copy, ids))}
 
 

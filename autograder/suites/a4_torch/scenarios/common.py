@@ -13,6 +13,18 @@ def _setup(rng: np.random.Generator) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _loss_probe(sub) -> float:
+    """lm_loss on uniform logits (V = 5) with 5 predicted targets and one IGNORE: ln 5 when it
+    is the mean over predicted tokens, 5 ln 5 when it is a sum, (5/6) ln 5 when it divides by
+    N*T. Lets a loop's judge tell a wrong lm_loss from a wrong loop. NaN when lm_loss fails."""
+    from lmcore.batching import IGNORE
+    try:
+        y = torch.tensor([[0, 1, 2], [3, 4, IGNORE]])
+        return float(sub.train.lm_loss(torch.zeros(2, 3, 5, dtype=torch.float64), y))
+    except Exception:
+        return float("nan")
+
+
 def _np(t) -> np.ndarray:
     return t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else np.asarray(t)
 

@@ -36,20 +36,29 @@ def sample_case(sub, rng, N=3, V=8, draws=25, temperature=0.8, top_k=None):
 
 
 def generate_case(sub, rng, corpus="verse", prompt="to be", temperature=0.8, top_k=None,
-                  max_tokens=12, samples=3):
+                  max_tokens=12, samples=3, dropout=0.0):
     """generate from a prompt with a known-good model and a seeded generator: the sentences,
-    and the same sentences again from the same seed."""
+    and the same sentences again from the same seed. With ``dropout`` the model is handed
+    over in training mode (as after train_epoch); ``samples_eval`` are the sentences when
+    the scenario itself has put the model in eval mode first."""
     _setup(rng)
     sentences = F.sentences(corpus)
     vocab = Vocab.build(sentences, min_count=1)
-    model = _tiny_model(rng, len(vocab), E=6, H=8)
+    model = _tiny_model(rng, len(vocab), E=6, H=8, dropout=dropout)
     seed = int(rng.integers(2**31))
-    out = []
-    for _ in range(2):
+
+    def draw(train_mode):
+        torch.manual_seed(seed)           # the same dropout masks, should any be drawn
         g = torch.Generator().manual_seed(seed)
-        out.append([list(sub.generate.generate(model, vocab, g, prompt=prompt.split(),
-                                               max_tokens=max_tokens, temperature=temperature,
-                                               top_k=top_k))
-                    for _ in range(samples)])
-    return {"samples": [" ".join(map(str, s)) for s in out[0]],
-            "reproducible": out[0] == out[1]}
+        out = []
+        for _ in range(samples):
+            model.train(train_mode)
+            out.append(" ".join(map(str, sub.generate.generate(
+                model, vocab, g, prompt=prompt.split(), max_tokens=max_tokens,
+                temperature=temperature, top_k=top_k))))
+        return out
+    first = draw(dropout > 0)
+    result = {"samples": first, "reproducible": first == draw(dropout > 0)}
+    if dropout > 0:
+        result["samples_eval"] = draw(False)
+    return result

@@ -90,9 +90,11 @@ def model_dropout(sub, rng, cell="lstm", V=9, E=6, H=6, L=2, N=2, T=5, p=0.5):
     with torch.no_grad():
         model.eval()
         eval_logits, _ = model(x, None)
+        eval_again, _ = model(x, None)
         model.train()
         train_logits, _ = model(x, None)
     return {"eval_logits": _np(eval_logits),
+            "eval_deterministic": bool(torch.equal(eval_logits, eval_again)),
             "train_differs": bool(not torch.allclose(train_logits, eval_logits))}
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from lmcore.batching import IGNORE, n_predicted, stream
 from lmcore.vocab import Vocab
 from autograder.authoring import fixtures as F
-from autograder.suites.a4_torch.scenarios.common import _np, _setup
+from autograder.suites.a4_torch.scenarios.common import _loss_probe, _np, _setup
 
 
 # -- train.py: the loss, detach, clipping ------------------------------------------------------
@@ -84,6 +84,7 @@ def clip_case(sub, rng, case="random", max_norm=1.0, dtype="float64"):
     def spy(*args, **kw):
         called.append(True)
         return originals[0](*args, **kw)
+    before = [_np(p.grad) for p in params if p.grad is not None]
     U.clip_grad_norm_ = CG.clip_grad_norm_ = U.clip_grad_norm = spy
     try:
         raised = "no error"
@@ -99,7 +100,7 @@ def clip_case(sub, rng, case="random", max_norm=1.0, dtype="float64"):
         U.clip_grad_norm_, CG.clip_grad_norm_, U.clip_grad_norm = originals
     grads = [None if p.grad is None else _np(p.grad) for p in params]
     return {"norm": None if norm is None else float(torch.as_tensor(norm)),
-            "grads": [g for g in grads if g is not None],
+            "grads": [g for g in grads if g is not None], "grads_before": before,
             "raised": raised, "used_torch_clip": bool(called)}
 
 
@@ -184,7 +185,26 @@ def train_steps(sub, rng, V=10, N=3, T=4, length=60, chunks=3, clip=0.5, lr=0.3)
         "tokens": int(stats.get("tokens", -1)),
         "chunk_loss": [float(v) for v in stats.get("chunk_loss", [])],
         "grad_norm": [float(v) for v in stats.get("grad_norm", [])],
+        "lm_loss_probe": _loss_probe(sub),
     }
+
+
+def train_two_epochs(sub, rng, V=10, N=3, T=4, length=50, lr=0.3):
+    """train_epoch called twice on one model and one optimizer, as fit does: each epoch
+    starts again from the zero state. Returns each epoch's chunk losses and the parameters
+    after the second epoch."""
+    _setup(rng)
+    model = _tiny_model(rng, V)
+    ids = _random_stream(rng, V, length)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    epochs = []
+    for _ in range(2):
+        stats = sub.train.train_epoch(model, ids, opt, N, T, clip=None)
+        if not isinstance(stats, dict):
+            raise TypeError(f"train_epoch must return a dict, got {type(stats).__name__}")
+        epochs.append([float(v) for v in stats.get("chunk_loss", [])])
+    return {"chunk_loss": epochs, "lm_loss_probe": _loss_probe(sub),
+            "params": {name: _np(p) for name, p in model.named_parameters()}}
 
 
 def detach_between_chunks(sub, rng, V=10, N=2, T=3, length=40, chunks=4):
@@ -219,7 +239,7 @@ def evaluate_case(sub, rng, corpus="verse", N=3, T=4, dropout=0.5):
     ids = stream(sentences, vocab)
     first, tokens = sub.train.evaluate(model, ids, N, T)
     second, tokens2 = sub.train.evaluate(model, ids, N, T)
-    return {"loss": float(first), "loss_again": float(second),
+    return {"loss": float(first), "loss_again": float(second), "lm_loss_probe": _loss_probe(sub),
             "tokens": int(tokens), "tokens_again": int(tokens2),
             "design_tokens": int(sum(len(s) + 1 for s in sentences)),
             "n_predicted": int(n_predicted(ids))}
