@@ -63,6 +63,9 @@ def cmd_grade(args) -> int:
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder; give submission folders or "
                          "zips, or a folder of them")
+    if args.cluster is None and (args.ship_kit or args.retries is not None):
+        raise UsageError("--ship-kit and --retries go with --cluster ADDRESS (or --cluster "
+                         "local:N); without --cluster the local pool grades with --jobs")
     plan(0, args.strict)   # --strict: refuse now, before anything is graded
     out = Path(args.out)
     t0 = time.monotonic()

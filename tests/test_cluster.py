@@ -122,6 +122,19 @@ def test_local_n_parsing():
         C.parse_local("local:zero")
 
 
+def test_dask_is_pinned_for_graders_and_kept_out_of_student_releases():
+    import tomllib
+    from autograder.instructor.release.build import student_requirements
+    pin = "dask[distributed]==2026.8.0"
+    assert pin in (ROOT / "requirements.txt").read_text().splitlines()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert extras["optional-dependencies"]["cluster"] == [pin]
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    assert {"dask==2026.8.0", "distributed==2026.8.0"} <= set(lock)
+    student = student_requirements(ROOT)
+    assert "numpy" in student and "dask" not in student and "distributed" not in student
+
+
 @pytest.mark.slow
 def test_cluster_results_identical_to_local_pool(tmp_path, grader, local2):
     paths = submissions(tmp_path / "subs", 4)

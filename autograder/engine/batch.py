@@ -236,8 +236,12 @@ def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
             run = functools.partial(cluster_mod.grade_batch_cluster, grader, subs, out, cl,
                                     resume=resume, retries=retries)
             where = f"on the {cl.describe()}"
-            if console is not None and cl.dashboard:
-                console.print(f"Dask dashboard: {cl.dashboard}")
+            if console is not None:
+                import logging   # a lost scheduler is told once, by ClusterLost
+                for name in ("distributed.client", "distributed.utils"):
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
+                if cl.dashboard:
+                    console.print(f"Dask dashboard: {cl.dashboard}")
         if console is None:
             return run()
         console.print(f"Grading {len(subs)} submission(s) of {a.name} ({len(tests)} tests) "

@@ -70,7 +70,8 @@ KIT_FILES = ("pyproject.toml", "requirements.txt")
 SKIP_NAMES = ("__pycache__", ".cache", ".pytest_cache")
 ENV_PACKAGES = ("numpy", "torch", "dask", "distributed")
 DEFAULT_RETRIES = 2
-CONNECT_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 60.0      # for the first worker to join
+SCHEDULER_TIMEOUT = 15.0    # for the scheduler to answer
 
 
 class ClusterUnavailable(KitError):
@@ -233,11 +234,11 @@ def connect(address: str, *, ship_kit: bool = False, retries: int = DEFAULT_RETR
                     n_workers=n_local, threads_per_worker=1, processes=True,
                     host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
                     silence_logs=40)
-            client = distributed.Client(local, timeout=timeout)
+            client = distributed.Client(local, timeout=SCHEDULER_TIMEOUT)
         elif os.path.isfile(address):
-            client = distributed.Client(scheduler_file=address, timeout=timeout)
+            client = distributed.Client(scheduler_file=address, timeout=SCHEDULER_TIMEOUT)
         else:
-            client = distributed.Client(address, timeout=timeout)
+            client = distributed.Client(address, timeout=SCHEDULER_TIMEOUT)
     except (OSError, TimeoutError) as err:
         if local is not None:
             local.close()
@@ -458,7 +459,7 @@ def grade_batch_cluster(grader: Grader, paths: list[Path], out: Path, cluster: C
             if f.status == "finished":
                 try:
                     reply = f.result()
-                except (OSError, TimeoutError, FutureCancelledError) as err:
+                except (OSError, TimeoutError, FutureCancelledError) as err:  # lost on the way
                     raise lost(err) from None
                 res = reply["result"]
                 if res is None:
@@ -484,7 +485,8 @@ def grade_batch_cluster(grader: Grader, paths: list[Path], out: Path, cluster: C
                 # the task could not even run (a result that would not unpickle, ...)
                 write(sub, fp, _internal_error(grader, sub, err))
                 continue
-            raise lost(err or RuntimeError(f"task {f.key} {f.status}"))
+            raise lost(err or RuntimeError(f"the connection to the scheduler was lost: task "
+                                           f"{f.key} is {f.status}"))
     except BaseException:
         # Ctrl-C, a lost scheduler, a full disk: queued submissions never start, running
         # ones stop after their current test; results already written stay for the resume
