@@ -102,17 +102,28 @@ def test_fingerprint_covers_the_kit_and_nothing_else(tmp_path):
 
 
 def test_compare_nodes_names_the_worker_and_the_fix():
-    here = {"fingerprint": "aaaa", "kit": "/kit", "layers": ["rlimits", "bwrap"],
+    full = ["rlimits", "bwrap namespaces (mount, pid, net, ipc, uts)",
+            "unprivileged uid per worker slot"]
+    here = {"fingerprint": "aaaa", "kit": "/kit", "layers": full[:2],
             "env": {"python": "3.11.7", "numpy": "2.4.6"}}
     same = dict(here, host="n1")
+    assert C.compare_nodes(here, {"tcp://n1:1": same}) == []
+    # stronger nodes than this machine are fine, weaker ones are not
+    stronger = dict(same, layers=full)
+    assert C.compare_nodes(here, {"tcp://n1:1": stronger, "tcp://n2:1": stronger}) == []
+    assert C.compare_nodes(here, {"tcp://n1:1": stronger}, strict=True) == []
+    assert "--strict" in C.compare_nodes(here, {"tcp://n1:1": same}, strict=True)[0]
     other = dict(here, host="n2", fingerprint="bbbb", layers=["rlimits"],
                  env={"python": "3.11.7", "numpy": "2.3.0"})
-    assert C.compare_nodes(here, {"tcp://n1:1": same}) == []
     problems = C.compare_nodes(here, {"tcp://n1:1": same, "tcp://n2:1": other})
     assert len(problems) == 3 and all("tcp://n2:1" in p for p in problems)
     assert "--ship-kit" in problems[0] and "bbbb" in problems[0]
-    assert "missing there: ['bwrap']" in problems[1] and "bubblewrap" in problems[1]
+    assert "lacks ['bwrap namespaces (mount, pid, net, ipc, uts)']" in problems[1]
+    assert "apt-get install -y bubblewrap" in problems[1]
     assert "'numpy': ('2.4.6', '2.3.0')" in problems[2]
+    # workers that disagree among themselves: each one that differs from the first is named
+    mixed = C.compare_nodes(here, {"tcp://n1:1": stronger, "tcp://n2:1": same})
+    assert len(mixed) == 1 and "tcp://n2:1" in mixed[0] and "other workers differ" in mixed[0]
 
 
 def test_local_n_parsing():

@@ -232,7 +232,7 @@ def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
             from autograder.engine import cluster as cluster_mod
             retries = cluster_mod.DEFAULT_RETRIES if retries is None else retries
             cl = stack.enter_context(cluster_mod.connect(cluster, ship_kit=ship_kit,
-                                                         retries=retries))
+                                                         retries=retries, strict=strict))
             run = functools.partial(cluster_mod.grade_batch_cluster, grader, subs, out, cl,
                                     resume=resume, retries=retries)
             where = f"on the {cl.describe()}"

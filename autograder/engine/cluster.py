@@ -123,9 +123,13 @@ def node_info() -> dict[str, Any]:
             "env": environment()}
 
 
-def compare_nodes(here: dict, workers: dict[str, dict]) -> list[str]:
-    """One line per worker that differs from this machine, saying what and how to fix it."""
+def compare_nodes(here: dict, workers: dict[str, dict], strict: bool = False) -> list[str]:
+    """One line per way a worker differs, saying what and how to fix it. The kit and the
+    environment must be this machine's; the sandbox layers must be the same on every worker
+    and include every layer this machine has (a node may not grade in a weaker sandbox
+    than the local pool would); ``strict`` also needs bubblewrap and the uid drop there."""
     problems = []
+    theirs = [tuple(info.get("layers", [])) for _, info in sorted(workers.items())]
     for addr, info in sorted(workers.items()):
         where = f"worker {addr} (host {info.get('host')}, kit {info.get('kit')})"
         if info.get("fingerprint") != here["fingerprint"]:
@@ -134,17 +138,23 @@ def compare_nodes(here: dict, workers: dict[str, dict]) -> list[str]:
                 f"machine's {here['fingerprint']} (kit {here['kit']}): start the worker from "
                 "a checkout of the same commit with the same edits, or pass --ship-kit to "
                 "upload this kit to every worker")
-        if info.get("layers") != here["layers"]:
-            missing = [x for x in here["layers"] if x not in info.get("layers", [])]
-            extra = [x for x in info.get("layers", []) if x not in here["layers"]]
+        layers = list(info.get("layers", []))
+        missing = [x for x in here["layers"] if x not in layers]
+        others = [x for x in theirs[0] if x not in layers] + \
+                 [x for x in layers if x not in theirs[0]]
+        weak = strict and not any(x.startswith("bwrap") for x in layers) or \
+            strict and not any(x.startswith("unprivileged uid") for x in layers)
+        if missing or others or weak:
             problems.append(
-                f"{where}: sandbox layers differ (missing there: {missing or 'none'}; only "
-                f"there: {extra or 'none'}): run every node the same way (as root, with "
-                "bubblewrap: apt-get install -y bubblewrap, cgroup v1), and check with "
-                "`python -m autograder doctor` on the node")
+                f"{where}: sandbox layers {layers}: "
+                + (f"lacks {missing}, which this machine has; " if missing else "")
+                + (f"other workers differ in {sorted(set(others))}; " if others else "")
+                + ("--strict needs bubblewrap and the uid drop; " if weak else "")
+                + "run every node the same way (as root, with bubblewrap: apt-get install -y "
+                "bubblewrap, cgroup v1) and check with `python -m autograder doctor` there")
         if info.get("env") != here["env"]:
             diff = {k: (here["env"].get(k), info.get("env", {}).get(k))
-                    for k in set(here["env"]) | set(info.get("env", {}))
+                    for k in sorted(set(here["env"]) | set(info.get("env", {})))
                     if here["env"].get(k) != info.get("env", {}).get(k)}
             problems.append(
                 f"{where}: environment differs (here, there): {diff}: install the same "
@@ -219,6 +229,7 @@ def parse_local(address: str) -> int | None:
 
 
 def connect(address: str, *, ship_kit: bool = False, retries: int = DEFAULT_RETRIES,
+            strict: bool = False,
             wait_workers: int = 1, timeout: float = CONNECT_TIMEOUT) -> Cluster:
     """Connect to ``address`` (tcp://host:port, a scheduler file, or local:N), check every
     worker against this machine (KitMismatch), and return the Cluster."""
@@ -258,7 +269,7 @@ def connect(address: str, *, ship_kit: bool = False, retries: int = DEFAULT_RETR
             upload_kit(client)
         cl.here = node_info()
         cl.workers = client.run(node_info)
-        problems = compare_nodes(cl.here, cl.workers)
+        problems = compare_nodes(cl.here, cl.workers, strict)
         if problems:
             raise KitMismatch("refusing to grade on this cluster:\n  " + "\n  ".join(problems))
         cl.allowed_failures = client.run_on_scheduler(_allowed_failures)
