@@ -126,6 +126,17 @@ def test_compare_nodes_names_the_worker_and_the_fix():
     assert len(mixed) == 1 and "tcp://n2:1" in mixed[0] and "other workers differ" in mixed[0]
 
 
+def test_a_worker_that_joined_late_with_another_kit_refuses_its_task(tmp_path):
+    """The connect-time check misses workers that join later: their first task checks."""
+    from autograder.engine.records import Submission
+    from autograder.engine.sandbox import Limits
+    job = C.GradingJob("late-joiner", A2.name, [], {}, Limits(), False, True,
+                       fingerprint="0000000000000000")
+    with pytest.raises(C.KitMismatch, match="joined after the connect-time check"):
+        C.grade_task(job, Submission("s", tmp_path))
+    assert not C.forget_job("late-joiner")      # nothing was set up for it
+
+
 def test_local_n_parsing():
     assert C.parse_local("local:3") == 3 and C.parse_local("local") == 2
     assert C.parse_local("tcp://10.0.0.1:8786") is None
