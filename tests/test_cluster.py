@@ -209,6 +209,12 @@ def test_worker_sigkilled_mid_batch_loses_nothing(tmp_path, grader, local2):
     assert stats.duplicates == 0
     assert docs(tmp_path / "dask") == docs(tmp_path / "pool")    # and graded as if unharmed
     client.wait_for_workers(2, timeout=60)                       # the nanny restarts it
+    # nothing of the killed worker is left running: bwrap dies with it, and the end of the
+    # batch removes the cgroups it could not
+    if C.sandbox.cgroups_available():
+        left = [d for c in ("memory", "pids")
+                for d in (C.sandbox.CGROUP_ROOT / c).glob(f"lmkit-{killed[0]}-*")]
+        assert left == []
 
 
 def _worker(scheduler_file: Path, cwd: Path, pythonpath: str | None) -> subprocess.Popen:
@@ -320,3 +326,56 @@ def test_scheduler_gone_stops_then_resumes(tmp_path, grader):
     assert sorted(kept) == first                                  # not redone
     assert {n: (out / n / "record.json").stat().st_mtime_ns for n in first} == stamps
     assert [r.submission for r in results] == names and (out / "gradebook.csv").exists()
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes whose environment holds ``mark``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if mark.encode() in (d / "environ").read_bytes():
+                    found.append(int(d.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_local_cluster_then_resume(tmp_path):
+    """The CLI interrupted mid-batch: exit 130, whole results only, no Dask process left;
+    the same command again keeps what was finished."""
+    subs = tmp_path / "subs"
+    paths = submissions(subs, 4, hang=False)
+    names = [p.name for p in paths]
+    out = tmp_path / "out"
+    mark = f"LMKIT_TEST_MARK={os.getpid()}-{time.time_ns()}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LMKIT_TEST_MARK=mark.split("=", 1)[1])
+    cmd = [PY, "-m", "autograder", "grade", str(subs), "-a", "a2", "--out", str(out),
+           "--cluster", "local:1", "--public-only"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(out.glob("*/record.json")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        text, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, text
+    assert "Dask dashboard: http://127.0.0.1:" in text and "on the Dask cluster local:1" in text
+    first = sorted(p.parent.name for p in out.glob("*/record.json"))
+    assert 0 < len(first) < len(names), text
+    assert not list(out.glob("*/.*.tmp-*"))
+    deadline = time.monotonic() + 30
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _marked(mark) == [], "Dask processes outlived the interrupted grade"
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    for n in first:
+        assert f"{n}: already graded (kept)" in again.stdout
+    assert sorted(p.parent.name for p in out.glob("*/record.json")) == names

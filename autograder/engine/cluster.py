@@ -325,6 +325,7 @@ class GradingJob:
 
 class _NodeJob:
     def __init__(self, job: GradingJob, nthreads: int):
+        sweep_stale_cgroups()
         self.kit = tempfile.TemporaryDirectory(prefix="lmkit-kit-")
         Path(self.kit.name).chmod(0o755)
         public_kit(Path(self.kit.name))
@@ -380,13 +381,35 @@ def grade_task(job: GradingJob, sub: Submission) -> dict:
 
 
 def forget_job(token: str) -> bool:
-    """Run on every worker when a batch ends: drop its job and its public kit copy."""
+    """Run on every worker when a batch ends: drop its job and its public kit copy, and the
+    cgroups that workers killed on this node left behind."""
     with _JOBS_LOCK:
         node = _JOBS.pop(token, None)
     if node is not None:
         node.grader.cancel.set()
         node.kit.cleanup()
+    sweep_stale_cgroups()
     return node is not None
+
+
+def sweep_stale_cgroups() -> list[str]:
+    """Remove the cgroups (``lmkit-<pid>-<slot>``, sandbox.plan) of grading processes that
+    are gone: a Dask worker SIGKILLed mid-task never removes its own. Only empty ones go
+    (the kernel refuses to remove a cgroup with a process in it)."""
+    removed = []
+    if not sandbox.cgroups_available():
+        return removed
+    for c in ("memory", "pids"):
+        for d in sorted((sandbox.CGROUP_ROOT / c).glob("lmkit-*-*")):
+            parts = d.name.split("-")
+            if len(parts) != 3 or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+                continue
+            try:
+                d.rmdir()
+                removed.append(f"{c}/{d.name}")
+            except OSError:
+                pass
+    return removed
 
 
 def cancel_job(token: str) -> None:
