@@ -223,16 +223,23 @@ def _worker(scheduler_file: Path, cwd: Path, pythonpath: str | None) -> subproce
         env["PYTHONPATH"] = pythonpath
     return subprocess.Popen([PY, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                              str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
-                             "--no-dashboard", "--host", "127.0.0.1"],
+                             "--no-dashboard", "--host", "127.0.0.1",
+                             "--local-directory", str(cwd / ".dask-worker")],
                             cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
-def _scheduler(scheduler_file: Path) -> subprocess.Popen:
+def _scheduler(scheduler_file: Path, with_kit: bool = True) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if with_kit:
+        env["PYTHONPATH"] = str(ROOT)
+    cwd = scheduler_file.parent / "scheduler"
+    cwd.mkdir()
+    env["DASK_TEMPORARY_DIRECTORY"] = str(cwd)   # where an uploaded kit lands
     proc = subprocess.Popen([PY, "-m", "distributed.cli.dask_scheduler", "--host",
                              "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
                              str(scheduler_file)],
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not scheduler_file.exists():
@@ -279,7 +286,7 @@ def test_mismatched_kit_refused_then_shipped(tmp_path):
         with C.connect(str(sf), ship_kit=True) as cl:
             (info,) = cl.workers.values()
             assert info["fingerprint"] == cl.here["fingerprint"]
-            assert Path(info["kit"]) != other and Path(info["kit"]) != ROOT
+            assert Path(info["kit"]).name == f"lmkit-{info['fingerprint']}"
             tests = subset()[:2]
             paths = submissions(tmp_path / "subs", 2, hang=False)
             with temp_kit() as kit:
@@ -287,6 +294,34 @@ def test_mismatched_kit_refused_then_shipped(tmp_path):
                 grade_batch(g, paths, tmp_path / "pool", jobs=1, resume=False)
                 C.grade_batch_cluster(g, paths, tmp_path / "dask", cl, resume=False)
             assert docs(tmp_path / "dask") == docs(tmp_path / "pool")
+    finally:
+        _stop(worker, sched)
+
+
+@pytest.mark.slow
+def test_worker_without_the_kit_refused_then_shipped(tmp_path):
+    """A node with the environment but no kit on its path (dask ssh from a bare folder):
+    refused with the fix, then given the kit by --ship-kit."""
+    sf = tmp_path / "scheduler.json"
+    sched = _scheduler(sf, with_kit=False)   # a generic scheduler, without the kit either
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    worker = _worker(sf, cwd=bare, pythonpath=None)
+    try:
+        with pytest.raises(C.KitMismatch) as err:
+            C.connect(str(sf))
+        assert "cannot load the kit" in str(err.value) and "--ship-kit" in str(err.value)
+        assert "No module named 'autograder'" in str(err.value)
+        assert "the scheduler cannot load the kit" in str(err.value)
+        with C.connect(str(sf), ship_kit=True) as cl:
+            (info,) = cl.workers.values()
+            assert info["fingerprint"] == cl.here["fingerprint"]
+            paths = submissions(tmp_path / "subs", 2, hang=False)
+            with temp_kit() as kit:
+                g = make_grader(A2, subset()[:1], Path(kit))
+                results = C.grade_batch_cluster(g, paths, tmp_path / "out", cl)
+            assert [r.fatal for r in results] == [None, None]
+            assert results[0].score == results[0].max_score > 0
     finally:
         _stop(worker, sched)
 

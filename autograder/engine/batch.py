@@ -242,6 +242,10 @@ def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
                     logging.getLogger(name).setLevel(logging.CRITICAL)
                 if cl.dashboard:
                     console.print(f"Dask dashboard: {cl.dashboard}")
+                if cl.allowed_failures:
+                    console.print(f"note: the scheduler itself retries a task whose worker "
+                                  f"died {cl.allowed_failures} time(s) before --retries "
+                                  "counts one (docs/cluster.md, Faults)")
         if console is None:
             return run()
         console.print(f"Grading {len(subs)} submission(s) of {a.name} ({len(tests)} tests) "

@@ -265,33 +265,58 @@ def connect(address: str, *, ship_kit: bool = False, retries: int = DEFAULT_RETR
             raise ClusterUnavailable(
                 f"--cluster {address}: no Dask worker joined within {timeout:.0f} s; start "
                 "workers (`dask worker ADDRESS`, see docs/cluster.md)") from None
-        if ship_kit:
-            upload_kit(client)
         cl.here = node_info()
-        cl.workers = client.run(node_info)
-        problems = compare_nodes(cl.here, cl.workers, strict)
+        if ship_kit:
+            upload_kit(client, cl.here["fingerprint"])
+        replies = client.run(node_info, on_error="return")
+        cl.workers = {a: r for a, r in replies.items() if isinstance(r, dict)}
+        problems = [
+            f"worker {a} cannot load the kit ({type(r).__name__}: {r}): start it with the "
+            "kit on its path (cd /srv/lmkit && PYTHONPATH=/srv/lmkit dask worker ...), or "
+            "pass --ship-kit to upload this kit to every worker"
+            for a, r in sorted(replies.items()) if not isinstance(r, dict)]
+        problems += compare_nodes(cl.here, cl.workers, strict)
+        try:  # the scheduler unpickles the tasks: it needs the kit importable too
+            client.run_on_scheduler(eval, _KIT_ROOT_PROBE)
+        except Exception as err:
+            problems.append(
+                f"the scheduler cannot load the kit ({type(err).__name__}: {err}), and it "
+                "must, to read the tasks: start it with the kit on its path "
+                "(PYTHONPATH=/srv/lmkit dask scheduler ...), or pass --ship-kit")
         if problems:
             raise KitMismatch("refusing to grade on this cluster:\n  " + "\n  ".join(problems))
-        cl.allowed_failures = client.run_on_scheduler(_allowed_failures)
+        try:  # the scheduler may not have the kit: ask with dask's own function
+            cl.allowed_failures = 0 if local is not None else client.run_on_scheduler(
+                dask.config.get, "distributed.scheduler.allowed-failures")
+        except Exception:
+            cl.allowed_failures = None
     except BaseException:
         cl.close()
         raise
     return cl
 
 
-def _allowed_failures(dask_scheduler=None) -> int:
-    return dask_scheduler.allowed_failures
+# on a worker: where its kit is, without importing anything of the kit by reference (a
+# worker without the kit could not even unpickle a function of autograder's)
+_KIT_ROOT_PROBE = ("__import__('autograder.authoring.registry').authoring.registry"
+                   ".KIT_ROOT.as_posix()")
 
 
-def upload_kit(client) -> None:
-    """Copy what a node needs of this kit (KIT_DIRS, KIT_FILES) to every worker with Dask's
-    UploadDirectory plugin: it is unpacked in each nanny's local folder, put first on the
-    worker's sys.path, and the workers restart onto it. Needs workers started with a nanny
-    (the default of ``dask worker``) and the same environment (venv) on every node."""
+def upload_kit(client, fingerprint: str) -> None:
+    """Copy what a node needs of this kit (KIT_DIRS, KIT_FILES) to every worker and to the
+    scheduler (which unpickles the tasks) with Dask's UploadDirectory plugin: it is unpacked
+    as ``lmkit-<fingerprint>/`` in each nanny's local folder, put first on the worker's
+    sys.path, and the workers restart onto it; workers that join later get it too (the
+    scheduler keeps the plugin). Needs
+    workers started with a nanny (the default of ``dask worker``) and the same environment
+    (venv) on every node. Returns when every worker runs the uploaded kit (or after
+    CONNECT_TIMEOUT: the fingerprint check then says which one does not)."""
     from distributed.diagnostics.plugin import UploadDirectory
     root = registry.KIT_ROOT
+    name = f"lmkit-{fingerprint}"
+    n = len(client.scheduler_info().get("workers", {}))
     with tempfile.TemporaryDirectory(prefix="lmkit-ship-") as tmp:
-        dest = Path(tmp) / "lmkit"
+        dest = Path(tmp) / name
         dest.mkdir()
         for d in KIT_DIRS:
             shutil.copytree(root / d, dest / d,
@@ -301,10 +326,18 @@ def upload_kit(client) -> None:
                 shutil.copyfile(root / f, dest / f)
         # UploadDirectory skips any path with a "tests" or "docs" folder in it: none here
         plugin = UploadDirectory(str(dest), restart_workers=True, update_path=True,
-                                 skip_words=(".git",) + SKIP_NAMES)
+                                 skip_words=(".git",) + SKIP_NAMES, mode="all")
         client.register_plugin(plugin)
-    n = len(client.scheduler_info().get("workers", {}))
-    client.wait_for_workers(max(1, n), timeout=CONNECT_TIMEOUT)
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while time.monotonic() < deadline:   # the restarts take a moment to be seen
+        try:
+            roots = client.run(eval, _KIT_ROOT_PROBE, on_error="return")
+        except OSError:
+            roots = {}
+        if len(roots) >= max(1, n) and all(isinstance(r, str) and Path(r).name == name
+                                           for r in roots.values()):
+            return
+        time.sleep(0.2)
 
 
 # -- the task, on a node -------------------------------------------------------------------
