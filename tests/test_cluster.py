@@ -316,6 +316,8 @@ def test_worker_without_the_kit_refused_then_shipped(tmp_path):
         with C.connect(str(sf), ship_kit=True) as cl:
             (info,) = cl.workers.values()
             assert info["fingerprint"] == cl.here["fingerprint"]
+            # hidden suites and solutions of the uploaded copy: readable by root alone
+            assert Path(info["kit"]).stat().st_mode & 0o077 == 0
             paths = submissions(tmp_path / "subs", 2, hang=False)
             with temp_kit() as kit:
                 g = make_grader(A2, subset()[:1], Path(kit))

@@ -336,8 +336,24 @@ def upload_kit(client, fingerprint: str) -> None:
             roots = {}
         if len(roots) >= max(1, n) and all(isinstance(r, str) and Path(r).name == name
                                            for r in roots.values()):
-            return
+            break
         time.sleep(0.2)
+    for run in (client.run, client.run_on_scheduler):
+        try:
+            run(lock_uploaded_kit)
+        except Exception:
+            pass   # a worker that did not take the kit: the fingerprint check names it
+
+
+def lock_uploaded_kit() -> bool:
+    """On a node: make the uploaded kit (hidden suites, solutions) readable by its owner
+    only, as a checkout of the kit should be, so that a sandbox without bubblewrap (the uid
+    drop alone) cannot read it. Returns whether this process runs an uploaded kit."""
+    root = registry.KIT_ROOT
+    if not root.name.startswith("lmkit-") or root.parent.name != "dask-scratch-space":
+        return False
+    root.chmod(0o700)
+    return True
 
 
 # -- the task, on a node -------------------------------------------------------------------
