@@ -347,8 +347,7 @@ def upload_kit(client, fingerprint: str) -> None:
 
 def lock_uploaded_kit() -> bool:
     """On a node: make the uploaded kit (hidden suites, solutions) readable by its owner
-    only, as a checkout of the kit should be, so that a sandbox without bubblewrap (the uid
-    drop alone) cannot read it. Returns whether this process runs an uploaded kit."""
+    (root) only, so that a sandbox without bubblewrap (the uid drop alone) cannot read it. Returns whether this process runs an uploaded kit."""
     root = registry.KIT_ROOT
     if not root.name.startswith("lmkit-") or root.parent.name != "dask-scratch-space":
         return False
