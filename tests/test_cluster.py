@@ -224,7 +224,8 @@ def _worker(scheduler_file: Path, cwd: Path, pythonpath: str | None) -> subproce
     return subprocess.Popen([PY, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                              str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
                              "--no-dashboard", "--host", "127.0.0.1",
-                             "--local-directory", str(cwd / ".dask-worker")],
+                             "--local-directory",
+                             str(scheduler_file.parent / f"worker-in-{cwd.name}")],
                             cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
