@@ -63,12 +63,16 @@ def cmd_grade(args) -> int:
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder; give submission folders or "
                          "zips, or a folder of them")
+    if args.cluster is None and (args.ship_kit or args.retries is not None):
+        raise UsageError("--ship-kit and --retries go with --cluster ADDRESS (or --cluster "
+                         "local:N); without --cluster the local pool grades with --jobs")
     plan(0, args.strict)   # --strict: refuse now, before anything is graded
     out = Path(args.out)
     t0 = time.monotonic()
     results = grade_paths(a, paths, out, jobs=args.jobs, strict=args.strict,
                           public_only=args.public_only, resume=not args.no_resume,
-                          console=console)
+                          console=console, cluster=args.cluster, ship_kit=args.ship_kit,
+                          retries=args.retries)
     layers = next((r.layers for r in results if r.layers), [])
     console.print(f"\n[bold]{len(results)} graded[/] in {time.monotonic() - t0:.1f} s; mean "
                   f"score {sum(r.score for r in results) / max(1, len(results)):.2f}; gradebook "
@@ -163,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--strict", action="store_true", help="refuse to grade without isolation")
     g.add_argument("--public-only", action="store_true")
     g.add_argument("--no-resume", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--cluster", metavar="ADDRESS",
+                   help="grade on a Dask cluster: tcp://HOST:PORT, a scheduler file, or local:N "
+                        "for N local worker processes (docs/cluster.md); --jobs is then unused")
+    g.add_argument("--ship-kit", action="store_true",
+                   help="with --cluster: upload this kit to every worker before grading")
+    g.add_argument("--retries", type=int, default=None, metavar="K",
+                   help="with --cluster: send a submission again at most K times when the "
+                        "worker grading it dies (default 2)")
     g.set_defaults(fn=cmd_grade)
 
     v = sub.add_parser("verify", help="reference full marks, stubs zero, examples as declared")

@@ -10,6 +10,7 @@
     expected.py  the reference's outputs: committed for public tests, computed for hidden ones
     judging.py   each run judged in the trusted parent -> a TestResult
     batch.py     one submission or many, in parallel, resumable; every submission gets a result
+    cluster.py   the same batch on a Dask cluster: one task per submission, checked nodes
     records.py   the typed records that pass between the stages (and the lossless result record)
 
 What the stages produce is rendered by ``autograder.reporters``.

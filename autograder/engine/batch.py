@@ -6,6 +6,7 @@ result already on disk for the same files and tests is not redone (resume after 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import queue
@@ -116,10 +117,12 @@ def _is_submission_dir(p: Path, assignment: Assignment) -> bool:
                for f in assignment.graded_files) or (p / "manifest.json").exists()
 
 
-def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
-                on_done: Callable[[SubmissionResult | None, str], None] | None = None,
-                resume: bool = True) -> list[SubmissionResult]:
-    """Grade every submission into ``out/<id>/``; returns every result, in input order."""
+def load_batch(grader: Grader, paths: list[Path], out: Path,
+               on_done: Callable[[SubmissionResult | None, str], None] | None = None,
+               resume: bool = True) -> tuple[list[Submission], list[Submission],
+                                             dict[str, SubmissionResult]]:
+    """Read every submission (ids made unique) and keep the results already on disk for the
+    same files and tests: returns (all, still to grade, kept results by id)."""
     out.mkdir(parents=True, exist_ok=True)
     subs: list[Submission] = []
     seen: dict[str, int] = {}
@@ -142,6 +145,15 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
                 on_done(None, s.id)
         else:
             todo.append(s)
+    return subs, todo, done_results
+
+
+def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
+                on_done: Callable[[SubmissionResult | None, str], None] | None = None,
+                resume: bool = True) -> list[SubmissionResult]:
+    """Grade every submission into ``out/<id>/``; returns every result, in input order.
+    (``engine.cluster.grade_batch_cluster`` is the same on a Dask cluster.)"""
+    subs, todo, done_results = load_batch(grader, paths, out, on_done, resume)
     slots: queue.Queue[int] = queue.Queue()
     for k in range(max(1, jobs)):
         slots.put(k)
@@ -200,20 +212,45 @@ def temp_kit() -> tempfile.TemporaryDirectory:
 
 def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
                 strict: bool = False, public_only: bool = False, resume: bool = True,
-                console=None) -> list[SubmissionResult]:
+                console=None, cluster: str | None = None, ship_kit: bool = False,
+                retries: int | None = None) -> list[SubmissionResult]:
     """``grade`` as a library call: find the submissions under ``paths``, grade them into
-    ``out`` and, given a rich console, show a progress bar and one line per submission."""
+    ``out`` and, given a rich console, show a progress bar and one line per submission.
+    ``cluster`` (an address, a scheduler file or ``local:N``) grades on Dask instead of the
+    local pool of ``jobs`` threads (engine.cluster)."""
+    import contextlib
     from autograder.authoring.declare import load_tests
     from autograder.reporters.console import progress
 
     tests = load_tests(a.name, include_hidden=not public_only)
     subs = find_submissions(paths, a)
-    with temp_kit() as kit:
+    with contextlib.ExitStack() as stack:
+        kit = stack.enter_context(temp_kit())
         grader = make_grader(a, tests, Path(kit), strict=strict)
+        run = functools.partial(grade_batch, grader, subs, out, jobs=jobs, resume=resume)
+        where = f"with {jobs} job(s)"
+        if cluster is not None:
+            from autograder.engine import cluster as cluster_mod
+            retries = cluster_mod.DEFAULT_RETRIES if retries is None else retries
+            cl = stack.enter_context(cluster_mod.connect(cluster, ship_kit=ship_kit,
+                                                         retries=retries, strict=strict))
+            run = functools.partial(cluster_mod.grade_batch_cluster, grader, subs, out, cl,
+                                    resume=resume, retries=retries)
+            where = f"on the {cl.describe()}"
+            if console is not None:
+                import logging   # a lost scheduler is told once, by ClusterLost
+                for name in ("distributed.client", "distributed.utils"):
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
+                if cl.dashboard:
+                    console.print(f"Dask dashboard: {cl.dashboard}")
+                if cl.allowed_failures:
+                    console.print(f"note: the scheduler itself retries a task whose worker "
+                                  f"died {cl.allowed_failures} time(s) before --retries "
+                                  "counts one (docs/cluster.md, Faults)")
         if console is None:
-            return grade_batch(grader, subs, out, jobs=jobs, resume=resume)
+            return run()
         console.print(f"Grading {len(subs)} submission(s) of {a.name} ({len(tests)} tests) "
-                      f"with {jobs} job(s) into {out}/")
+                      f"{where} into {out}/")
         with progress(console) as prog:
             task = prog.add_task("grading", total=len(subs))
 
@@ -224,4 +261,4 @@ def grade_paths(a: Assignment, paths: list[Path], out: Path, jobs: int = 2, *,
                 else:
                     prog.console.print(f"  {sid}: {res.score:g}/{res.max_score:g}"
                                        + (f"  [red]{res.fatal}[/]" if res.fatal else ""))
-            return grade_batch(grader, subs, out, jobs=jobs, on_done=done, resume=resume)
+            return run(on_done=done)
