@@ -54,7 +54,7 @@ def cmd_doctor(args) -> int:
 
 # -- instructor commands -----------------------------------------------------------------------
 def cmd_grade(args) -> int:
-    from autograder.engine.batch import grade_paths
+    from autograder.engine.grading import grade_paths
     from autograder.engine.sandbox import plan
 
     a = asg.get(args.assignment)
