@@ -34,6 +34,7 @@ class Assignment:
     title: str
     preload: tuple[str, ...] = ("numpy",)
     kit_root: Path = KIT_ROOT
+    budget_s: float | None = None  # BUDGET_S: wall-clock seconds for all of a submission's tests
 
     @property
     def short(self) -> str:
@@ -94,4 +95,16 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
                                 "GRADED_FILES; add GRADED_FILES = (\"module.py\", ...)")
     return Assignment(name=matches[0], graded_files=tuple(meta["GRADED_FILES"]),
                       title=meta.get("TITLE", matches[0]),
-                      preload=tuple(meta.get("PRELOAD", ("numpy",))), kit_root=Path(kit_root))
+                      preload=tuple(meta.get("PRELOAD", ("numpy",))), kit_root=Path(kit_root),
+                      budget_s=_budget(meta, suites_dir(kit_root) / matches[0] / "__init__.py"))
+
+
+def _budget(meta: dict, path: Path) -> float | None:
+    value = meta.get("BUDGET_S")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise UnknownAssignment(f"{path}: BUDGET_S must be a positive number of seconds (the "
+                                f"wall-clock budget for all of one submission's tests), not "
+                                f"{value!r}")
+    return float(value)

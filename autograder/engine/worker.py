@@ -247,8 +247,17 @@ def _kill_leftovers(pid: int, cfg: dict) -> None:
 
 
 def _run_inline(cmd: dict, cfg: dict, outdir: Path) -> tuple[str, int]:
-    """No fork (Windows): run the test in this process; a crash ends the worker."""
-    run_scenario(cmd, cfg, outdir)
+    """No fork (macOS, Windows): run the test in this process, which the parent then ends
+    (a fresh worker per test); a crash ends the worker too."""
+    log = open(outdir / LOG_FILE, "w", encoding="utf-8", errors="replace")
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = log
+    try:
+        _set_limits(cfg, float(cmd.get("timeout", 30)))
+        run_scenario(cmd, cfg, outdir)
+    finally:
+        sys.stdout, sys.stderr = saved
+        log.close()
     return ("exit", 0)
 
 
@@ -279,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
             break
         outdir = Path(cfg["out"]) / cmd["dir"]
         start = time.monotonic()
-        if hasattr(os, "fork"):
+        if cfg.get("fork", True) and hasattr(os, "fork"):
             pid = os.fork()
             if pid == 0:
                 _child(cmd, cfg, outdir)
