@@ -83,7 +83,8 @@ def cmd_verify(args) -> int:
     names = [asg.get(n).name for n in args.assignments] or asg.available()
     ok = True
     for name in names:
-        ok &= verify_assignment(asg.get(name), console, jobs=args.jobs)
+        ok &= verify_assignment(asg.get(name), console, jobs=args.jobs,
+                                strict=getattr(args, "strict", False))
     console.print("[bold green]verify: all good" if ok else "[bold red]verify: FAILED")
     return 0 if ok else 1
 
@@ -167,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="reference full marks, stubs zero, examples as declared")
     v.add_argument("assignments", nargs="*")
     v.add_argument("--jobs", "-j", type=int, default=2)
+    v.add_argument("--strict", action="store_true",
+                   help="fail when a hostile example is not contained on this machine")
     v.set_defaults(fn=cmd_verify)
 
     e = sub.add_parser("expected", help="regenerate the public tests' expected outputs")

@@ -120,15 +120,15 @@ class Worker:
         sandbox.cgroup_remove(self.layers)
 
     # -- one test ---------------------------------------------------------------------------
-    def run(self, test: Test, index: int, time_left: float | None = None) -> TestRun:
-        """Run one test; ``time_left``: what remains of the submission's budget (it cuts the
-        test's own wall-clock limit when smaller)."""
-        run = self._run(test, index, time_left)
+    def run(self, test: Test, index: int, budget_end: float | None = None) -> TestRun:
+        """Run one test; ``budget_end``: the time.monotonic() at which the submission's budget
+        runs out (it cuts the test's own wall-clock limit when sooner)."""
+        run = self._run(test, index, budget_end)
         if not self.layers.fork:
             self.stop()  # no fork here: every test gets a fresh worker process
         return run
 
-    def _run(self, test: Test, index: int, time_left: float | None) -> TestRun:
+    def _run(self, test: Test, index: int, budget_end: float | None) -> TestRun:
         if self.proc is None or self.proc.poll() is not None:
             self.stop()
             self.start()
@@ -150,8 +150,8 @@ class Worker:
             self.stop()
             return TestRun(test.name, "crashed", detail="the worker died before the test started",
                            seconds=0.0)
-        budget_cut = time_left is not None and time_left < test.timeout
-        deadline = start + (time_left if budget_cut else test.timeout)
+        budget_cut = budget_end is not None and budget_end < start + test.timeout
+        deadline = budget_end if budget_cut else start + test.timeout
         done = None
         too_big = False
         self._eof = False
@@ -393,8 +393,8 @@ def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
         t0 = time.monotonic()
         try:
             for i, test in enumerate(tests):
-                left = None if not budget else budget - (time.monotonic() - t0)
-                if left is not None and left <= 0:
+                end = t0 + budget if budget else None
+                if end is not None and time.monotonic() >= end:
                     runs.append(TestRun(test.name, "timeout", detail=f"{BUDGET_EXHAUSTED} "
                                         f"({budget:g} s for the whole submission) before this "
                                         "test started"))
@@ -402,7 +402,7 @@ def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
                         progress(test, runs[-1])
                     continue
                 try:
-                    runs.append(worker.run(test, i, left))
+                    runs.append(worker.run(test, i, end))
                 except WorkerStartError as err:
                     runs.append(TestRun(test.name, "crashed", detail=str(err)))
                 if progress:

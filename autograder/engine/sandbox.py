@@ -272,6 +272,9 @@ def release(layers: Layers) -> None:
         layers.uid_lock = None
 
 
+_CGROUP_SEQ = __import__("itertools").count()
+
+
 def plan(slot: int, strict: bool = False) -> Layers:
     layers = Layers(bwrap=bwrap_works(), fork=fork_per_test())
     if layers.bwrap and not is_root():
@@ -283,7 +286,8 @@ def plan(slot: int, strict: bool = False) -> Layers:
                             "cannot enter: the uid drop is off")
     backend = cgroup_backend()
     if backend is not None:
-        layers.cgroup = Path(f"lmkit-{os.getpid()}-{slot}")
+        # unique per worker: two graders in one process may both use slot 0
+        layers.cgroup = Path(f"lmkit-{os.getpid()}-{slot}-{next(_CGROUP_SEQ)}")
         layers.cgroup_backend = backend
     else:
         layers.notes.append("no writable cgroup (v1 or delegated v2): memory and process "
@@ -545,6 +549,24 @@ def uid_pids(uid: int) -> list[int]:
     return pids
 
 
+def session_pids(sid: int) -> list[int]:
+    """Processes in session ``sid`` (Linux /proc; empty elsewhere)."""
+    pids = []
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return pids
+    for entry in entries:
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
 def kill_all(proc: subprocess.Popen, layers: Layers) -> None:
     """Kill the worker and every process it started, whatever they did (setsid, fork bombs)."""
     if layers.cgroup is not None:
@@ -555,6 +577,10 @@ def kill_all(proc: subprocess.Popen, layers: Layers) -> None:
         victims = set(cgroup_pids(layers))
         if layers.uid is not None:
             victims |= set(uid_pids(layers.uid))
+        elif layers.cgroup is None:
+            # no uid and no cgroup to find them by: the worker's session (each test's child
+            # is in its own process group, still in this session); setsid() escapes this
+            victims |= set(session_pids(proc.pid))
         if proc.poll() is None and hasattr(signal, "SIGKILL"):
             victims.add(proc.pid)
         if not victims:

@@ -261,8 +261,21 @@ def _run_inline(cmd: dict, cfg: dict, outdir: Path) -> tuple[str, int]:
     return ("exit", 0)
 
 
+def _not_dumpable() -> None:
+    """Linux: /proc/<worker>/fd becomes root's, so student code running as the same uid (no
+    uid drop) cannot open the worker's pipes to forge commands or "done" lines."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     cfg = json.loads((argv or sys.argv)[1])
+    _not_dumpable()
     sys.path[:0] = [cfg["stage"]]
     os.chdir(cfg.get("cwd") or cfg["stage"])
     # Trusted modules imported once here are inherited by every forked test for free; what
