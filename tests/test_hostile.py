@@ -121,9 +121,32 @@ def plant(kit: Path, listeners: Listeners) -> None:
 def private_uid_pids(before: set[int] = frozenset()) -> list[int]:
     """Root: processes of this batch's private worker uids. Not root (the workers run as this
     user, in user namespaces): processes of this user that were not there before the batch."""
-    if sandbox.is_root():
-        return [p for uid in range(UID_BASE, UID_BASE + 64) for p in sandbox.uid_pids(uid)]
-    return [p for p in sandbox.uid_pids(os.getuid()) if p not in before and p != os.getpid()]
+    import time
+    for _ in range(100):  # a killed PID namespace's processes exit asynchronously
+        if sandbox.is_root():
+            found = [p for uid in range(UID_BASE, UID_BASE + 64) for p in sandbox.uid_pids(uid)]
+        else:
+            found = [p for p in sandbox.uid_pids(os.getuid())
+                     if p not in before and p != os.getpid()]
+        found = [p for p in found if _state(p) not in ("Z", "X", None)]
+        if not found:
+            return []
+        time.sleep(0.1)
+    return [f"{p}: {_cmdline(p)}" for p in found]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
 
 
 def our_cgroups() -> list[str]:
@@ -296,6 +319,12 @@ def test_honest_submissions_get_what_they_get_alone(batch):
     assert ref["score"] == ref["extra_data"]["max_score"], scores(ref)
     for sid, alone in batch["alone"].items():
         assert comparable(batch["docs"][sid]) == comparable(alone), sid
+
+
+@needs_sandbox
+def test_the_batch_ran_with_the_layers_the_machine_offers(batch):
+    for doc in batch["docs"].values():
+        assert sandbox.short_names(doc["extra_data"]["sandbox"]) == ACTIVE, doc["extra_data"]
 
 
 @needs_sandbox

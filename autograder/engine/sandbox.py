@@ -211,7 +211,9 @@ def cgroups_available() -> bool:
 def available_layers() -> list[str]:
     b = cgroup_backend()
     bw = bwrap_works()
-    return Layers(bwrap=bw, uid=UID_BASE if setpriv_path() else None,
+    # as plan() decides: no uid drop where the dropped uid could not start the interpreter
+    drop = setpriv_path() and (bw or all(world_traversable(r) for r in python_roots()))
+    return Layers(bwrap=bw, uid=UID_BASE if drop else None,
                   userns=bw and not is_root(), fork=fork_per_test(),
                   cgroup=Path("x") if b else None, cgroup_backend=b).active
 
@@ -229,6 +231,11 @@ def missing_layers() -> list[tuple[str, str, str]]:
     if "uid" not in have:
         if "uid" in switched_off():
             fix = "unset " + LAYERS_ENV
+        elif is_root() and _setpriv():
+            blocked = next((r for r in python_roots() if not world_traversable(r)), None)
+            fix = (f"install bubblewrap (without it the worker uid cannot start the interpreter "
+                   f"in {blocked}: a folder other users cannot enter), or use a Python installed "
+                   "where every user can read it")
         elif is_root():
             fix = "install util-linux (setpriv)"
         else:
