@@ -233,6 +233,6 @@ def test_nothing_gradable_and_engine_crash_still_write_results(autograder_zip, t
     assert "could not grade" in doc["output"]
 
     def break_python(source: Path):
-        (source / "autograder" / "export" / "gradescope.py").write_text("import os; os._exit(3)\n")
+        (source / "autograder" / "instructor" / "export" / "gradescope.py").write_text("import os; os._exit(3)\n")
     doc, _ = run_in_container(autograder_zip, tmp_path / "c", solution_files(), break_python)
     assert doc["score"] == 0 and "crashed" in doc["output"]
