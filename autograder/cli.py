@@ -73,7 +73,7 @@ def uncontained_attacks() -> list[tuple[str, str]]:
     import json
     from autograder.engine import sandbox
     try:
-        from autograder.instructor.examples import EXAMPLES, Example
+        from autograder.instructor.examples import EXAMPLES, Example, describe_needs
     except ImportError:  # a student release has no examples
         return []
     active = sandbox.short_names(sandbox.available_layers())
@@ -85,7 +85,7 @@ def uncontained_attacks() -> list[tuple[str, str]]:
         except (ValueError, KitError):
             continue
         if needs:
-            found.append((m.parent.name, " and ".join(needs)))
+            found.append((m.parent.name, describe_needs(needs)))
     return found
 
 

@@ -30,7 +30,7 @@ import pytest
 
 from autograder.authoring import registry as asg
 from autograder.engine import sandbox
-from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.engine.batch import grade_batch, make_grader
 from autograder.reporters.gradescope import results_json
 from autograder.engine.sandbox import Limits
@@ -300,7 +300,7 @@ def test_examples_report_what_they_need_where_a_layer_is_missing():
 def test_hostile_example_gets_its_manifest_scores(batch, example):
     needs = example.needs(ACTIVE)
     if needs:
-        pytest.skip(f"not contained here: needs {' and '.join(needs)} "
+        pytest.skip(f"not contained here: needs {describe_needs(needs)} "
                     f"(this machine's layers: {', '.join(sorted(ACTIVE))})")
     sid = example.name.split("/", 1)[1]
     doc = batch["docs"][sid]

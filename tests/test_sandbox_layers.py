@@ -118,16 +118,30 @@ def test_v2_found_as_our_own_cgroup_on_the_cgroup2_mount(tmp_path, monkeypatch):
     assert b is not None and b.base == own
 
 
-def test_v2_moves_the_grader_into_a_leaf_when_it_is_alone_in_its_cgroup(tmp_path, monkeypatch):
+class KernelLikeV2(CgroupV2):
+    """A fake cgroupfs with the kernel's "no internal processes" rule: controllers cannot be
+    given to children while this cgroup holds processes; moving one into a child moves it out."""
+
+    def _write(self, path, text):
+        if path.name == "cgroup.subtree_control" and (self.base / "cgroup.procs").read_text().split():
+            raise OSError(16, "Device or resource busy")
+        if path.name == "cgroup.procs":
+            left = [p for p in (self.base / "cgroup.procs").read_text().split() if p != text]
+            (self.base / "cgroup.procs").write_text("\n".join(left))
+        path.write_text(text)
+
+
+def test_v2_moves_the_grader_into_a_leaf_when_it_is_alone_in_its_cgroup(tmp_path):
     base = fake_cgroupfs(tmp_path / "mine")
     (base / "cgroup.procs").write_text(f"{os.getpid()}\n")
-    ctl = base / "cgroup.subtree_control"
-    ctl.chmod(0o444)   # the first write fails as "no internal processes" would (not as root)
-    if os.access(ctl, os.W_OK):
-        # root writes a read-only file anyway: the first attempt succeeds, which is fine too
-        assert CgroupV2(base).usable()
-        return
-    assert not CgroupV2(base).usable()
+    assert KernelLikeV2(base).usable()
+    assert (base / "lmkit-grader" / "cgroup.procs").read_text() == str(os.getpid())
+    assert (base / "cgroup.subtree_control").read_text() == "+memory +pids"
+    # a cgroup shared with other processes is left alone: unusable, nobody moved
+    other = fake_cgroupfs(tmp_path / "shared")
+    (other / "cgroup.procs").write_text(f"{os.getpid()}\n1\n")
+    assert not KernelLikeV2(other).usable()
+    assert not (other / "lmkit-grader").exists()
 
 
 def test_v2_worker_cgroup_limits_pids_kill_oom(tmp_path):

@@ -402,7 +402,7 @@ class CgroupV2:
         if not {"memory", "pids"} <= set(_read(self.base / "cgroup.controllers").split()):
             return False
         try:
-            ctl.write_text("+memory +pids")
+            self._write(ctl, "+memory +pids")
             return True
         except OSError:
             pass
@@ -413,12 +413,15 @@ class CgroupV2:
             try:
                 leaf = self.base / "lmkit-grader"
                 leaf.mkdir(exist_ok=True)
-                (leaf / "cgroup.procs").write_text(str(os.getpid()))
-                ctl.write_text("+memory +pids")
+                self._write(leaf / "cgroup.procs", str(os.getpid()))
+                self._write(ctl, "+memory +pids")
                 return True
             except OSError:
                 return False
         return False
+
+    def _write(self, path: Path, text: str) -> None:
+        path.write_text(text)
 
     def create(self, name: Path, limits: Limits) -> None:
         cg = self.base / name

@@ -72,6 +72,11 @@ class Example:
         raise ExampleError(f"{self.folder}/manifest.json: expect.default must be 'full' or 'zero'")
 
 
+def describe_needs(needs: list[str]) -> str:
+    """["bwrap", "uid|cgroup"] -> "bwrap and uid or cgroup"."""
+    return " and ".join(n.replace("|", " or ") for n in needs)
+
+
 def list_examples(assignment: Assignment) -> list[Example]:
     folder = EXAMPLES / assignment.name
     found = []

@@ -17,7 +17,7 @@ from autograder.authoring.declare import load_tests
 from autograder.authoring.registry import Assignment
 from autograder.engine.batch import grade_batch, make_grader, temp_kit
 from autograder.engine.intake import submission_id
-from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.instructor.reference import stale_public
 from autograder.engine.sandbox import Limits, short_names
 
@@ -105,8 +105,8 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         if needs:
             res = by_id[submission_id(subs[sid])]
             table.add_row(ex.name, "-", f"{res.score:g}",
-                          f"[yellow]not contained here: needs {' and '.join(needs)}[/]")
-            uncontained.append(f"{ex.name}: not contained here: needs {' and '.join(needs)}")
+                          f"[yellow]not contained here: needs {describe_needs(needs)}[/]")
+            uncontained.append(f"{ex.name}: not contained here: needs {describe_needs(needs)}")
             continue
         row(sid, ex.name, lambda t, ex=ex: ex.expected_score(t.name, t.points))
     console.print(table)
