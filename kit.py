@@ -8,7 +8,10 @@
     python3 kit.py <cmd>   any `python -m autograder` command, e.g. `python3 kit.py check a1`
 
 The virtual environment is created and the pinned requirements installed when missing or when
-requirements*.txt changed; otherwise nothing is installed.
+requirements*.txt changed; otherwise nothing is installed. demo, test and setup also install
+the system package the sandbox needs (bubblewrap) when they can (root with apt-get; set
+LMKIT_NO_APT=1 to stop that), and otherwise say in one line what is missing, what that costs
+and the command that fixes it.
 """
 from __future__ import annotations
 
@@ -56,6 +59,23 @@ def ensure_venv() -> Path:
     return py
 
 
+def ensure_system_packages(py: str) -> None:
+    """bubblewrap for the sandbox's namespaces: installed with apt-get as root on Linux; else
+    one line from `doctor --brief` (what is missing, which attacks get through, the fix)."""
+    import shutil
+    if not sys.platform.startswith("linux"):
+        return
+    if not shutil.which("bwrap") and os.geteuid() == 0 and shutil.which("apt-get") \
+            and not os.environ.get("LMKIT_NO_APT"):
+        print("installing bubblewrap (the sandbox's namespaces) with apt-get ...", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        quiet = dict(stdout=subprocess.DEVNULL, env=env)
+        if subprocess.call(["apt-get", "install", "-y", "-qq", "bubblewrap"], **quiet) != 0:
+            subprocess.call(["apt-get", "update", "-qq"], **quiet)
+            subprocess.call(["apt-get", "install", "-y", "-qq", "bubblewrap"], **quiet)
+    subprocess.call([py, "-m", "autograder", "doctor", "--brief"], cwd=ROOT)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -63,6 +83,8 @@ def main(argv: list[str]) -> int:
     py = str(ensure_venv())
     cmd, rest = argv[0], argv[1:]
     os.chdir(ROOT)
+    if cmd in ("setup", "demo", "test"):
+        ensure_system_packages(py)
     if cmd == "setup":
         return 0
     if cmd == "test":

@@ -40,16 +40,72 @@ def cmd_submit(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from autograder.engine.sandbox import available_layers, bwrap_works, is_root
+    from autograder.engine import sandbox
 
-    console.print("Sandbox layers this machine offers: " + ", ".join(available_layers()))
-    if not bwrap_works():
-        console.print("[yellow]bubblewrap is missing or not working: install it with "
-                      "`apt-get install -y bubblewrap` (Linux) for namespaces and the network cut")
-    if not is_root():
-        console.print("[yellow]not root: student code runs as your own user (fine for checking "
-                      "your own work; instructors grade as root)")
+    if getattr(args, "brief", False):
+        line = sandbox_summary_line()
+        if line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return 0
+    console.print("Sandbox layers this machine offers: " + ", ".join(sandbox.available_layers()))
+    backend = sandbox.cgroup_backend()
+    console.print(f"cgroup: {backend.kind} at {backend.where()}" if backend else
+                  "cgroup: none writable (neither v1 memory+pids nor a delegated v2 subtree): "
+                  "memory and process limits rely on rlimits")
+    bw = sandbox.bwrap_works()
+    console.print("bubblewrap: " + ("unprivileged, through a user namespace" if bw and not
+                                    sandbox.is_root() else "as root" if bw else
+                                    sandbox.bwrap_missing_reason()))
+    off = sandbox.switched_off()
+    if off:
+        console.print(f"[yellow]switched off by {sandbox.LAYERS_ENV}: {', '.join(sorted(off))}")
+    for layer, cost, fix in sandbox.missing_layers():
+        console.print(f"[yellow]missing {layer}[/]: {cost}; fix: {fix}", highlight=False)
+    uncovered = uncontained_attacks()
+    if uncovered:
+        console.print(f"[yellow]hostile examples not contained here ({len(uncovered)}): "
+                      + ", ".join(f"{n} (needs {need})" for n, need in uncovered), highlight=False)
     return 0
+
+
+def uncontained_attacks() -> list[tuple[str, str]]:
+    """(example, what it needs) for each hostile example this machine's layers do not stop."""
+    import json
+    from autograder.engine import sandbox
+    try:
+        from autograder.instructor.examples import EXAMPLES, Example, describe_needs
+    except ImportError:  # a student release has no examples
+        return []
+    active = sandbox.short_names(sandbox.available_layers())
+    found = []
+    for m in sorted((EXAMPLES / "hostile").glob("*/manifest.json")):
+        try:
+            ex = Example("hostile/" + m.parent.name, m.parent, json.loads(m.read_text()))
+            needs = ex.needs(active)
+        except (ValueError, KitError):
+            continue
+        if needs:
+            found.append((m.parent.name, describe_needs(needs)))
+    return found
+
+
+def sandbox_summary_line() -> str:
+    """One line for `kit.py setup`: what is missing, what that costs, the fix ("" if nothing)."""
+    from autograder.engine import sandbox
+    missing = sandbox.missing_layers()
+    if not missing:
+        return ""
+    uncovered = uncontained_attacks()
+    names = ", ".join(n for n, _ in uncovered[:6]) + (" ..." if len(uncovered) > 6 else "")
+    parts = [f"bwrap ({sandbox.bwrap_missing_reason()})" if layer == "bwrap" else layer
+             for layer, _, _ in missing]
+    costs = [f"{len(uncovered)} hostile example(s) not stopped here ({names})" if uncovered
+             else "every hostile example is still stopped"]
+    if any(layer == "cgroup" for layer, _, _ in missing):
+        costs.append("fork and memory bombs spread over processes are bounded only by rlimits")
+    fixes = "; ".join(dict.fromkeys(fix for _, _, fix in missing))
+    return (f"sandbox: missing {', '.join(parts)}: {', '.join(costs)}; fix: {fixes} "
+            "(details: python3 kit.py doctor)")
 
 
 # -- instructor commands -----------------------------------------------------------------------
@@ -88,7 +144,8 @@ def cmd_verify(args) -> int:
     ok = True
     for name in names:
         ok &= verify_assignment(asg.get(name), console, jobs=args.jobs,
-                                hostile=not args.skip_hostile)
+                                hostile=not args.skip_hostile,
+                                strict=getattr(args, "strict", False))
     console.print("[bold green]verify: all good" if ok else "[bold red]verify: FAILED")
     return 0 if ok else 1
 
@@ -182,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--jobs", "-j", type=int, default=2)
     v.add_argument("--skip-hostile", action="store_true",
                    help="leave examples/hostile/ out (they take the longest: hangs, floods)")
+    v.add_argument("--strict", action="store_true",
+                   help="fail when a hostile example is not contained on this machine")
     v.set_defaults(fn=cmd_verify)
 
     e = sub.add_parser("expected", help="regenerate the public tests' expected outputs")
@@ -206,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.set_defaults(fn=cmd_submit)
 
     d = sub.add_parser("doctor", help="which sandbox layers this machine offers")
+    d.add_argument("--brief", action="store_true",
+                   help="one line: what is missing, what it costs, the fix (nothing if all is there)")
     d.set_defaults(fn=cmd_doctor)
 
     dm = sub.add_parser("demo", help="the instructor pipeline on the bundled examples")

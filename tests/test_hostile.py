@@ -9,9 +9,16 @@ received by the loopback listeners the attacks aim at.
 
 Two controls grade one attack with one layer switched off and watch it succeed, so the tests
 of the uid drop and of the network cut would fail without those layers.
+
+The batch runs with whatever layers this machine offers (as root with cgroup v1; as an
+unprivileged user through bwrap's user namespace; with LMKIT_SANDBOX_LAYERS=-bwrap as CI runs
+it once): an attack whose manifest's ``stopped_by`` names a missing layer is skipped as "not
+contained here: needs <layer>", every other one must get exactly its manifest's scores.
+Examples with their own ``budget_s`` (slow_every_test) are graded beside the batch, under it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -23,7 +30,7 @@ import pytest
 
 from autograder.authoring import registry as asg
 from autograder.engine import sandbox
-from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.engine.batch import grade_batch, make_grader
 from autograder.reporters.gradescope import results_json
 from autograder.engine.sandbox import Limits
@@ -48,9 +55,16 @@ SECRET = "lmkit-secret-0600.txt"
 PORT_FILE = "lmkit-port.txt"
 PWNED = Path("/tmp/lmkit-hostile-pwned")
 
-needs_sandbox = pytest.mark.skipif(
-    not (sandbox.is_root() and sandbox.bwrap_works() and sandbox.cgroups_available()),
-    reason="needs root, bubblewrap and cgroup v1 (CI installs bubblewrap)")
+needs_sandbox = pytest.mark.skipif(not sandbox.sys.platform.startswith("linux"),
+                                   reason="the sandboxed worker's hostile batch needs Linux")
+needs_root = pytest.mark.skipif(
+    not (sandbox.is_root() and sandbox.bwrap_works() and sandbox.setpriv_path()),
+    reason="a control of the root uid drop: needs root, setpriv and bubblewrap")
+needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_works(),
+                                 reason=f"needs bubblewrap ({sandbox.bwrap_missing_reason()})")
+ACTIVE = sandbox.short_names(sandbox.available_layers())
+BATCH = [e for e in HOSTILE if not e.budget_s]
+OWN_BUDGET = [e for e in HOSTILE if e.budget_s]
 
 
 def subset_tests():
@@ -99,21 +113,52 @@ class Listeners:
 
 def plant(kit: Path, listeners: Listeners) -> None:
     """What the read and network attacks look for: a root-only file and the listeners' address."""
-    secret = kit / SECRET
-    secret.write_text("the reference solution's hash\n")
-    os.chown(secret, 0, 0)
-    os.chmod(secret, 0o600)
+    if sandbox.is_root():  # not root: no root-owned file to plant (the attack just fails)
+        secret = kit / SECRET
+        secret.write_text("the reference solution's hash\n")
+        os.chown(secret, 0, 0)
+        os.chmod(secret, 0o600)
     (kit / PORT_FILE).write_text(f"{listeners.port} {listeners.name}\n")
     os.chmod(kit / PORT_FILE, 0o644)
 
 
-def private_uid_pids() -> list[int]:
-    return [p for uid in range(UID_BASE, UID_BASE + 64) for p in sandbox.uid_pids(uid)]
+def private_uid_pids(before: set[int] = frozenset()) -> list[int]:
+    """Root: processes of this batch's private worker uids. Not root (the workers run as this
+    user, in user namespaces): processes of this user that were not there before the batch."""
+    import time
+    for _ in range(100):  # a killed PID namespace's processes exit asynchronously
+        if sandbox.is_root():
+            found = [p for uid in range(UID_BASE, UID_BASE + 64) for p in sandbox.uid_pids(uid)]
+        else:
+            found = [p for p in sandbox.uid_pids(os.getuid())
+                     if p not in before and p != os.getpid()]
+        found = [p for p in found if _state(p) not in ("Z", "X", None)]
+        if not found:
+            return []
+        time.sleep(0.1)
+    return [f"{p}: {_cmdline(p)}" for p in found]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
 
 
 def our_cgroups() -> list[str]:
-    return [str(p) for c in ("memory", "pids")
-            for p in (sandbox.CGROUP_ROOT / c).glob(f"lmkit-{os.getpid()}-*")]
+    b = sandbox.cgroup_backend()
+    if b is None:
+        return []
+    roots = [b.root / c for c in ("memory", "pids")] if b.kind == "v1" else [b.base]
+    return [str(p) for r in roots for p in r.glob(f"lmkit-{os.getpid()}-*")]
 
 
 def docs_by_id(docs):
@@ -146,8 +191,9 @@ def honest_folders(dest: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """Grade every hostile example and the honest submissions in one batch (jobs=2)."""
-    if not (sandbox.is_root() and sandbox.bwrap_works() and sandbox.cgroups_available()):
-        pytest.skip("needs root, bubblewrap and cgroup v1")
+    if not sandbox.sys.platform.startswith("linux"):
+        pytest.skip("the hostile batch needs Linux")
+    before = set(sandbox.uid_pids(os.getuid()))
     tmp_path_factory.getbasetemp()  # made before tempfile's folder is pointed elsewhere
     mp = pytest.MonkeyPatch()
     mp.setattr(sandbox, "UID_BASE", UID_BASE)
@@ -170,12 +216,22 @@ def batch(tmp_path_factory):
         grader = make_grader(A2, tests, kit, limits=limits)
         plant(kit, listeners)
         paths = {}
-        for ex in HOSTILE:
+        for ex in BATCH:
             sid = ex.name.split("/", 1)[1]
             paths[sid] = materialize(ex, A2, subs_dir / sid)
         honest = honest_folders(subs_dir)
         paths.update(honest)
+        # the examples with a budget of their own sleep beside the batch (a thread each)
+        own_docs: dict = {}
+        threads = [threading.Thread(target=_grade_with_own_budget, daemon=True,
+                                    args=(ex, tests, limits, subs_dir, out, own_docs))
+                   for ex in OWN_BUDGET]
+        for t in threads:
+            t.start()
         docs = docs_by_id(results_json(grade_batch(grader, list(paths.values()), out, jobs=2, resume=False)))
+        for t in threads:
+            t.join()
+        docs.update(own_docs)
         alone = {}
         for sid, path in honest.items():
             d = docs_by_id(results_json(grade_batch(grader, [path], tmp_path_factory.mktemp(f"alone_{sid}"),
@@ -190,7 +246,7 @@ def batch(tmp_path_factory):
         shutil.rmtree(kit, ignore_errors=True)
         mp.undo()
     leftovers = {
-        "processes": private_uid_pids(),
+        "processes": private_uid_pids(before),
         "cgroups": our_cgroups(),
         "tmp": sorted(p.name for p in private_tmp.iterdir()),
     }
@@ -199,6 +255,21 @@ def batch(tmp_path_factory):
         shutil.rmtree(private_tmp, ignore_errors=True)
     return {"docs": docs, "alone": alone, "again": again, "tests": tests,
             "received": list(listeners.received), "leftovers": leftovers, "out": out}
+
+
+def _grade_with_own_budget(ex, tests, limits, subs_dir, out, into):
+    import shutil
+    sid = ex.name.split("/", 1)[1]
+    kit = Path(tempfile.mkdtemp(prefix="lmkit-kit-"))  # its own: make_grader rewrites the kit
+    kit.chmod(0o755)
+    try:
+        grader = make_grader(A2, tests, kit,
+                             limits=dataclasses.replace(limits, budget_s=ex.budget_s))
+        path = materialize(ex, A2, subs_dir / sid)
+        into.update(docs_by_id(results_json(grade_batch(grader, [path], out / f"own-{sid}",
+                                                        jobs=1, resume=False))))
+    finally:
+        shutil.rmtree(kit, ignore_errors=True)
 
 
 # Submissions graded a second time (jobs=1) for the determinism check: the honest ones and
@@ -213,6 +284,19 @@ def test_there_are_enough_attacks():
         m = ex.manifest
         assert m.get("assignment") == "a2_window" and m.get("threat"), ex.name
         assert m.get("description") and m.get("edits"), ex.name
+        assert "stopped_by" in m and ex.stopped_by, ex.name  # names only known layers
+    needing = {v for ex in HOSTILE for item in ex.stopped_by for v in item.split("|")}
+    assert {"bwrap", "uid", "rlimits", "process"} <= needing
+
+
+def test_examples_report_what_they_need_where_a_layer_is_missing():
+    by = {e.name.split("/", 1)[1]: e for e in HOSTILE}
+    full = {"process", "rlimits", "bwrap", "uid", "cgroup"}
+    assert all(not e.needs(full) for e in HOSTILE)
+    assert by["read_solutions"].needs(full - {"bwrap"}) == ["bwrap"]
+    assert by["fork_bomb"].needs({"process", "rlimits", "bwrap"}) == ["uid"]
+    assert by["tamper_shared_files"].needs(full - {"bwrap"}) == []          # "bwrap|uid"
+    assert by["tamper_shared_files"].needs({"process", "rlimits"}) == ["bwrap|uid"]
 
 
 def test_the_batch_covers_every_test_an_attack_targets():
@@ -227,6 +311,10 @@ def test_the_batch_covers_every_test_an_attack_targets():
 @needs_sandbox
 @pytest.mark.parametrize("example", HOSTILE, ids=[e.name for e in HOSTILE])
 def test_hostile_example_gets_its_manifest_scores(batch, example):
+    needs = example.needs(ACTIVE)
+    if needs:
+        pytest.skip(f"not contained here: needs {describe_needs(needs)} "
+                    f"(this machine's layers: {', '.join(sorted(ACTIVE))})")
     sid = example.name.split("/", 1)[1]
     doc = batch["docs"][sid]
     wrong = {}
@@ -247,6 +335,23 @@ def test_honest_submissions_get_what_they_get_alone(batch):
 
 
 @needs_sandbox
+def test_the_batch_ran_with_the_layers_the_machine_offers(batch):
+    for doc in batch["docs"].values():
+        assert sandbox.short_names(doc["extra_data"]["sandbox"]) == ACTIVE, doc["extra_data"]
+
+
+@needs_sandbox
+def test_slow_submission_is_cut_by_its_budget(batch):
+    for ex in OWN_BUDGET:
+        doc = batch["docs"][ex.name.split("/", 1)[1]]
+        cut = [t for t in doc["tests"] if "submission time budget exhausted" in t["output"]]
+        # all but the tests that finished inside the budget
+        assert len(cut) == sum(ex.expected_score(t["extra_data"]["test"], t["max_score"]) == 0
+                               for t in doc["tests"]), [t["output"][:100] for t in doc["tests"]]
+        assert any("before this test started" in t["output"] for t in cut), cut
+
+
+@needs_sandbox
 def test_grading_is_deterministic_across_runs_and_jobs(batch):
     for sid in DETERMINISM:
         assert comparable(batch["docs"][sid]) == comparable(batch["again"][sid]), sid
@@ -258,6 +363,7 @@ def test_nothing_survives_the_batch(batch):
 
 
 @needs_sandbox
+@needs_bwrap
 def test_loopback_listener_received_nothing(batch):
     assert batch["received"] == []
     fb = next(t for t in batch["docs"]["network_loopback"]["tests"]
@@ -299,7 +405,7 @@ def _grade_one_attack(tmp_path, name, monkeypatch):
     return doc, listeners.received
 
 
-@needs_sandbox
+@needs_root
 def test_root_only_file_is_read_without_the_uid_drop(tmp_path, monkeypatch):
     doc, _ = _grade_one_attack(tmp_path, "read_root_only_file", monkeypatch)
     assert doc["score"] == 0 and "Permission denied" in doc["tests"][0]["output"], doc
@@ -309,6 +415,7 @@ def test_root_only_file_is_read_without_the_uid_drop(tmp_path, monkeypatch):
 
 
 @needs_sandbox
+@needs_bwrap
 def test_loopback_is_reached_without_the_network_namespace(tmp_path, monkeypatch):
     doc, received = _grade_one_attack(tmp_path, "network_loopback", monkeypatch)
     assert doc["score"] == 0 and received == []

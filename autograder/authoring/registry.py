@@ -39,6 +39,7 @@ class Assignment:
     preload_hidden: tuple[str, ...] = ()
     warm_when: tuple = ()          # ((param, value), ...): see WARM_WHEN above
     kit_root: Path = KIT_ROOT
+    budget_s: float | None = None  # BUDGET_S: wall-clock seconds for all of a submission's tests
 
     @property
     def short(self) -> str:
@@ -115,4 +116,16 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
                       preload=tuple(meta.get("PRELOAD", ("numpy",))),
                       preload_hidden=tuple(meta.get("PRELOAD_HIDDEN", ())),
                       warm_when=tuple(sorted(meta.get("WARM_WHEN", {}).items())),
-                      kit_root=Path(kit_root))
+                      kit_root=Path(kit_root),
+                      budget_s=_budget(meta, suites_dir(kit_root) / matches[0] / "__init__.py"))
+
+
+def _budget(meta: dict, path: Path) -> float | None:
+    value = meta.get("BUDGET_S")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise UnknownAssignment(f"{path}: BUDGET_S must be a positive number of seconds (the "
+                                f"wall-clock budget for all of one submission's tests), not "
+                                f"{value!r}")
+    return float(value)

@@ -3,6 +3,7 @@
     intake.py    a submission (folder or zip, hostile until proven otherwise) -> its graded files
     staging.py   those files laid over the kit's stub package; the public kit the worker may see
     sandbox.py   the isolation layers this machine offers (bwrap, uid drop, cgroups, rlimits)
+    containment.py  a worker's whole tree: its cgroup (v1 or delegated v2), killing all of it
     driver.py    the parent's side of one worker: send a test, wait, read its output files
     worker.py    the only process that runs student code (forks one child per test)
     wire.py      the file format outputs cross in (JSON + .npy, validated, never unpickled)

@@ -94,7 +94,18 @@ def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits
                 strict: bool = False, sandboxed: bool = True) -> Grader:
     exp = expected_mod.load(assignment, tests, preload=preload_for(assignment, tests))
     public_kit(kit_dir)
-    return Grader(assignment, tests, exp, kit_dir, limits or Limits(), strict, sandboxed)
+    return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
+                  strict, sandboxed)
+
+
+def with_budget(limits: Limits, assignment: Assignment) -> Limits:
+    """``limits`` with its per-submission budget resolved: its own, else the assignment's
+    BUDGET_S, else DEFAULT_BUDGET_S."""
+    if limits.budget_s is not None:
+        return limits
+    import dataclasses
+    from autograder.engine.sandbox import DEFAULT_BUDGET_S
+    return dataclasses.replace(limits, budget_s=assignment.budget_s or DEFAULT_BUDGET_S)
 
 
 def find_submissions(paths: list[Path], assignment: Assignment) -> list[Path]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import selectors
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from autograder.engine.worker import ERROR_FILE, LOG_FILE
 from autograder.errors import KitError
 
 STARTUP_TIMEOUT = 120.0
+BUDGET_EXHAUSTED = "submission time budget exhausted"
 MAX_CHATTER = 1 << 20  # bytes of stdout tolerated from a worker per test before it is killed
 
 
@@ -74,8 +77,10 @@ class Worker:
             "memory_bytes": self.cfg.limits.memory_mb * 2**20 if self.cfg.sandboxed else 0,
             "fsize_bytes": self.cfg.limits.fsize_mb * 2**20 if self.cfg.sandboxed else 0,
             "nofile": self.cfg.limits.nofile if self.cfg.sandboxed else 0,
-            "nproc": self.cfg.limits.pids, "dedicated_uid": self.layers.uid is not None,
-            "pid_namespace": self.layers.bwrap, "warm": self.cfg.warm,
+            "nproc": self.cfg.limits.pids,
+            # a uid that is this worker's alone: the root uid drop, or the user namespace
+            "dedicated_uid": self.layers.uid is not None or self.layers.userns,
+            "pid_namespace": self.layers.bwrap, "fork": self.layers.fork, "warm": self.cfg.warm,
         }
         boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
                 "from autograder.engine.worker import main; main(sys.argv[1:])")
@@ -90,6 +95,7 @@ class Worker:
             env=env, cwd=str(self.cwd), preexec_fn=sandbox.cgroup_join_fn(self.layers),
             start_new_session=True, close_fds=True)
         self._buf = b""
+        self._reader = None if self.layers.fork else _ThreadReader(self.proc.stdout)
         self.starts += 1
         line = self._read_line(STARTUP_TIMEOUT)
         if line is None or not line.get("ready"):
@@ -115,7 +121,15 @@ class Worker:
         sandbox.cgroup_remove(self.layers)
 
     # -- one test ---------------------------------------------------------------------------
-    def run(self, test: Test, index: int) -> TestRun:
+    def run(self, test: Test, index: int, budget_end: float | None = None) -> TestRun:
+        """Run one test; ``budget_end``: the time.monotonic() at which the submission's budget
+        runs out (it cuts the test's own wall-clock limit when sooner)."""
+        run = self._run(test, index, budget_end)
+        if not self.layers.fork:
+            self.stop()  # no fork here: every test gets a fresh worker process
+        return run
+
+    def _run(self, test: Test, index: int, budget_end: float | None) -> TestRun:
         if self.proc is None or self.proc.poll() is not None:
             self.stop()
             self.start()
@@ -137,7 +151,8 @@ class Worker:
             self.stop()
             return TestRun(test.name, "crashed", detail="the worker died before the test started",
                            seconds=0.0)
-        deadline = start + test.timeout
+        budget_cut = budget_end is not None and budget_end < start + test.timeout
+        deadline = budget_end if budget_cut else start + test.timeout
         done = None
         too_big = False
         self._eof = False
@@ -168,6 +183,10 @@ class Worker:
             alive = self.proc is not None and self.proc.poll() is None
             oom = sandbox.cgroup_oom_killed(self.layers)
             self.stop()
+            if alive and time.monotonic() >= deadline and budget_cut:
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=_tail(tdir),
+                               detail=f"{BUDGET_EXHAUSTED} ({self.cfg.limits.budget_s:g} s for "
+                                      "the whole submission) while this test ran")
             if alive and time.monotonic() >= deadline:
                 return TestRun(test.name, "timeout", seconds=seconds, log_tail=_tail(tdir),
                                detail=f"no result after {test.timeout:g} s (wall clock)")
@@ -209,6 +228,8 @@ class Worker:
         """The next JSON line from the worker, or None on timeout/EOF; junk is skipped."""
         if self.proc is None:
             return None
+        if self._reader is not None:
+            return self._reader_line(timeout)
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         chatter = 0
@@ -237,6 +258,50 @@ class Worker:
                     self._eof = True
                     return None
                 self._buf = (self._buf + chunk)[-MAX_CHATTER:]
+
+
+    def _reader_line(self, timeout: float) -> dict | None:
+        """``_read_line`` through a reader thread: pipes cannot be select()ed on Windows, and
+        the Linux tests force this path (LMKIT_SANDBOX_LAYERS=-fork) to keep it honest."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                raw = self._reader.lines.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if raw is None:
+                self._eof = True
+                return None
+            try:
+                msg = loads_shallow(raw.decode("utf-8", "replace"), max_depth=2)
+                if isinstance(msg, dict):
+                    return msg
+            except ValueError:
+                pass
+
+
+class _ThreadReader:
+    """Reads a worker's stdout into a queue of lines (None at EOF), at most MAX_CHATTER bytes."""
+
+    def __init__(self, stream):
+        self.lines: queue.Queue = queue.Queue()
+        self._t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._t.start()
+
+    def _pump(self, stream):
+        total = 0
+        try:
+            for raw in iter(lambda: stream.readline(MAX_CHATTER), b""):
+                total += len(raw)
+                if total > 64 * MAX_CHATTER:
+                    break
+                self.lines.put(raw)
+        except (OSError, ValueError):
+            pass
+        self.lines.put(None)
 
 
 def worker_python() -> str:
@@ -332,10 +397,20 @@ def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
         os.chmod(workdir, 0o755)
         worker = Worker(stage, cfg, workdir)
         runs: list[TestRun] = []
+        budget = cfg.limits.budget_s if cfg.sandboxed else None
+        t0 = time.monotonic()
         try:
             for i, test in enumerate(tests):
+                end = t0 + budget if budget else None
+                if end is not None and time.monotonic() >= end:
+                    runs.append(TestRun(test.name, "timeout", detail=f"{BUDGET_EXHAUSTED} "
+                                        f"({budget:g} s for the whole submission) before this "
+                                        "test started"))
+                    if progress:
+                        progress(test, runs[-1])
+                    continue
                 try:
-                    runs.append(worker.run(test, i))
+                    runs.append(worker.run(test, i, end))
                 except WorkerStartError as err:
                     runs.append(TestRun(test.name, "crashed", detail=str(err)))
                 if progress:

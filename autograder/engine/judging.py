@@ -28,6 +28,9 @@ def judge_run(test: Test, run: TestRun, expected: Any) -> TestResult:
         if err.get("student_traceback"):
             text += "\nIn your code:\n" + "\n".join(err["student_traceback"])
         return result(0.0, "error", text + _log(test, run))
+    if run.status == "timeout" and run.detail.startswith("submission time budget exhausted"):
+        return result(0.0, "timeout", f"{run.detail}: earlier tests used all the time; make the "
+                      "slow ones faster (look for loops numpy could do at once)" + _log(test, run))
     if run.status == "timeout":
         return result(0.0, "timeout", f"timed out: {run.detail}; look for an infinite loop or a "
                       "loop over every element where numpy can do the work at once" + _log(test, run))

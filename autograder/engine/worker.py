@@ -247,13 +247,35 @@ def _kill_leftovers(pid: int, cfg: dict) -> None:
 
 
 def _run_inline(cmd: dict, cfg: dict, outdir: Path) -> tuple[str, int]:
-    """No fork (Windows): run the test in this process; a crash ends the worker."""
-    run_scenario(cmd, cfg, outdir)
+    """No fork (macOS, Windows): run the test in this process, which the parent then ends
+    (a fresh worker per test); a crash ends the worker too."""
+    log = open(outdir / LOG_FILE, "w", encoding="utf-8", errors="replace")
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = log
+    try:
+        _set_limits(cfg, float(cmd.get("timeout", 30)))
+        run_scenario(cmd, cfg, outdir)
+    finally:
+        sys.stdout, sys.stderr = saved
+        log.close()
     return ("exit", 0)
+
+
+def _not_dumpable() -> None:
+    """Linux: /proc/<worker>/fd becomes root's, so student code running as the same uid (no
+    uid drop) cannot open the worker's pipes to forge commands or "done" lines."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
     cfg = json.loads((argv or sys.argv)[1])
+    _not_dumpable()
     sys.path[:0] = [cfg["stage"]]
     os.chdir(cfg.get("cwd") or cfg["stage"])
     # Trusted modules imported once here are inherited by every forked test for free; what
@@ -286,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
             break
         outdir = Path(cfg["out"]) / cmd["dir"]
         start = time.monotonic()
-        if hasattr(os, "fork"):
+        if cfg.get("fork", True) and hasattr(os, "fork"):
             pid = os.fork()
             if pid == 0:
                 _child(cmd, cfg, outdir)

@@ -15,6 +15,7 @@ from autograder.errors import KitError
 from autograder.authoring.registry import KIT_ROOT, Assignment
 
 EXAMPLES = KIT_ROOT / "examples"
+LAYER_NAMES = ("process", "rlimits", "bwrap", "uid", "cgroup")  # sandbox.short_names
 
 
 class ExampleError(KitError, ValueError):
@@ -31,6 +32,33 @@ class Example:
     def description(self) -> str:
         return self.manifest.get("description", "")
 
+    @property
+    def stopped_by(self) -> list[str]:
+        """The layers the attack needs to be contained (each item: a layer or "a|b")."""
+        value = self.manifest.get("stopped_by", ["process"])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ExampleError(f"{self.folder}/manifest.json: stopped_by must be a list of "
+                               f"layer names, e.g. [\"bwrap\"] or [\"bwrap|uid\"]")
+        unknown = {p for v in value for p in v.split("|")} - set(LAYER_NAMES)
+        if unknown:
+            raise ExampleError(f"{self.folder}/manifest.json: stopped_by names unknown layer(s) "
+                               f"{sorted(unknown)}; use {', '.join(LAYER_NAMES)}")
+        return value
+
+    def needs(self, active: set[str]) -> list[str]:
+        """The items of ``stopped_by`` that the ``active`` layers do not satisfy (empty: the
+        attack is contained here, and its scores must be exactly the manifest's)."""
+        return [v for v in self.stopped_by if not set(v.split("|")) & active]
+
+    @property
+    def budget_s(self) -> float | None:
+        value = self.manifest.get("budget_s")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or value <= 0):
+            raise ExampleError(f"{self.folder}/manifest.json: budget_s must be a positive number "
+                               "of seconds")
+        return None if value is None else float(value)
+
     def expected_score(self, test_name: str, points: float) -> float:
         exp = self.manifest.get("expect", {})
         for pattern, value in exp.get("tests", {}).items():
@@ -42,6 +70,11 @@ class Example:
         if default == "zero":
             return 0.0
         raise ExampleError(f"{self.folder}/manifest.json: expect.default must be 'full' or 'zero'")
+
+
+def describe_needs(needs: list[str]) -> str:
+    """["bwrap", "uid|cgroup"] -> "bwrap and uid or cgroup"."""
+    return " and ".join(n.replace("|", " or ") for n in needs)
 
 
 def list_examples(assignment: Assignment) -> list[Example]:

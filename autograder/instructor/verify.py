@@ -18,19 +18,24 @@ from autograder.authoring.declare import load_tests
 from autograder.authoring.registry import Assignment
 from autograder.engine.batch import grade_batch, make_grader, temp_kit
 from autograder.engine.intake import submission_id
-from autograder.instructor.examples import list_examples, materialize
+from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.instructor.reference import stale_public
 from autograder.reporters.feedback import feedback_md
+from autograder.engine.sandbox import Limits, short_names
 
 TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
 
 def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
-                      out: Path | None = None, hostile: bool = True) -> bool:
+                      out: Path | None = None, strict: bool = False,
+                      hostile: bool = True) -> bool:
     """True when everything is as declared. ``out``: keep the batch there (each submission's
     results, the gradebook and the class report), as ``grade`` would write it. ``hostile=False``
     leaves examples/hostile/ out (the kit's tests grade them on their own, with a listener and
-    a planted secret to attack)."""
+    a planted secret to attack).
+
+    A hostile example whose ``stopped_by`` layers this machine lacks is reported as "not
+    contained here: needs <layer>" and not compared (``strict``: that is a failure too)."""
     tests = load_tests(a.name, include_hidden=True)
     problems: list[str] = []
     parts_public = {t.part for t in tests if t.visibility == "public"}
@@ -63,8 +68,16 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         grader = make_grader(a, tests, Path(kit))
         console.print(f"[bold]{a.name}[/]: grading the reference, the stubs and "
                       f"{len(examples)} examples ({len(tests)} tests each)")
-        results = grade_batch(grader, list(subs.values()), out, jobs=jobs, resume=False)
+        # examples with their own time budget (budget_s) are graded in a batch of their own
+        own = {ex.name.replace("/", "__"): ex.budget_s for ex in examples if ex.budget_s}
+        results = grade_batch(grader, [p for s, p in subs.items() if s not in own], out,
+                              jobs=jobs, resume=False)
+        for sid, budget in own.items():
+            g = make_grader(a, tests, Path(kit), limits=Limits(budget_s=budget))
+            results += grade_batch(g, [subs[sid]], tmp / f"out-{sid}", jobs=1, resume=False)
     by_id = {r.submission: r for r in results}
+    active = short_names(by_id[submission_id(subs["reference"])].layers)
+    uncontained: list[str] = []
     table = Table(title=f"verify {a.name}")
     for col in ("submission", "expected", "got", "verdict"):
         table.add_column(col)
@@ -93,6 +106,13 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                             f"yet': {t.feedback[:160]!r}")
     for ex in examples:
         sid = ex.name.replace("/", "__")
+        needs = ex.needs(active)
+        if needs:
+            res = by_id[submission_id(subs[sid])]
+            table.add_row(ex.name, "-", f"{res.score:g}",
+                          f"[yellow]not contained here: needs {describe_needs(needs)}[/]")
+            uncontained.append(f"{ex.name}: not contained here: needs {describe_needs(needs)}")
+            continue
         res = row(sid, ex.name, lambda t, ex=ex: ex.expected_score(t.name, t.points))
         phrase = ex.manifest.get("feedback")
         if not isinstance(phrase, str) or not phrase.strip():
@@ -104,6 +124,18 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
             problems.append(f"{ex.name}: its feedback does not contain {phrase!r} "
                             f"({ex.folder}/manifest.json \"feedback\"); it says: {said!r}")
     console.print(table)
+    attacks = [ex for ex in examples if ex.name.startswith("hostile/")]
+    if attacks:
+        console.print(f"hostile examples contained here: {len(attacks) - len(uncontained)}/"
+                      f"{len(attacks)} (layers: {', '.join(sorted(active))})")
+    if uncontained:
+        console.print(f"[yellow]{len(uncontained)} attack(s) not contained on this machine"
+                      f"{' (--strict: a failure)' if strict else ''}; `python -m autograder "
+                      "doctor` says what to install:[/]")
+        for u in uncontained:
+            console.print(f"  [yellow]- {u}[/]", markup=True, highlight=False)
+        if strict:
+            problems.extend(uncontained)
     for p in problems:
         console.print(f"  [red]- {p}[/]", markup=True, highlight=False)
     return not problems
