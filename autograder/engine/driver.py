@@ -16,7 +16,6 @@ import os
 import queue
 import secrets
 import selectors
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,9 @@ from autograder.authoring.declare import Test
 from autograder.engine import sandbox
 from autograder.engine.records import TestRun
 from autograder.engine.wire import OutputError, loads_shallow, read_outputs
-from autograder.engine.worker import ERROR_FILE, LOG_FILE
+from autograder.engine.readback import (DISK_POLL_S, disk_usage, empty, read_capped, signal_detail,
+                                         tail)
+from autograder.engine.worker import ERROR_FILE
 from autograder.errors import KitError
 
 STARTUP_TIMEOUT = 120.0
@@ -135,7 +136,7 @@ class Worker:
             self.start()
         d = f"t{index:03d}"
         tdir = self.out / d
-        _empty(self.out)  # earlier tests' files are read; whatever else is there is junk
+        empty(self.out)  # earlier tests' files are read; whatever else is there is junk
         tdir.mkdir()
         if self.layers.uid is not None:
             os.chown(tdir, self.layers.uid, self.layers.uid)
@@ -169,14 +170,14 @@ class Worker:
             if self._eof:
                 break
             # RLIMIT_FSIZE caps one file; this caps them all (file after file, on the host)
-            if _disk_usage([self.out, self.cwd]) > self.cfg.limits.disk_mb * 2**20:
+            if disk_usage([self.out, self.cwd]) > self.cfg.limits.disk_mb * 2**20:
                 too_big = True
                 break
         seconds = time.monotonic() - start
         if too_big:
             self.stop()
-            _empty(self.out)
-            _empty(self.cwd)
+            empty(self.out)
+            empty(self.cwd)
             return TestRun(test.name, "crashed", seconds=seconds,
                            detail=f"the test wrote more than {self.cfg.limits.disk_mb} MB of files")
         if done is None:
@@ -184,22 +185,22 @@ class Worker:
             oom = sandbox.cgroup_oom_killed(self.layers)
             self.stop()
             if alive and time.monotonic() >= deadline and budget_cut:
-                return TestRun(test.name, "timeout", seconds=seconds, log_tail=_tail(tdir),
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=tail(tdir),
                                detail=f"{BUDGET_EXHAUSTED} ({self.cfg.limits.budget_s:g} s for "
                                       "the whole submission) while this test ran")
             if alive and time.monotonic() >= deadline:
-                return TestRun(test.name, "timeout", seconds=seconds, log_tail=_tail(tdir),
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=tail(tdir),
                                detail=f"no result after {test.timeout:g} s (wall clock)")
             why = "the worker was killed by the memory limit" if oom else "the worker died"
-            return TestRun(test.name, "crashed", detail=why, seconds=seconds, log_tail=_tail(tdir))
+            return TestRun(test.name, "crashed", detail=why, seconds=seconds, log_tail=tail(tdir))
         return self._collect(test, tdir, done, seconds)
 
     def _collect(self, test: Test, tdir: Path, done: dict, seconds: float) -> TestRun:
-        log = _tail(tdir)
+        log = tail(tdir)
         err_file = tdir / ERROR_FILE
         if err_file.is_file() and not err_file.is_symlink():
             try:
-                err = loads_shallow(_read_capped(err_file, 64 * 1024), max_depth=4)
+                err = loads_shallow(read_capped(err_file, 64 * 1024), max_depth=4)
                 err = {k: err.get(k) for k in ("type", "message", "not_implemented",
                                                "student_traceback")}
                 err["type"] = str(err["type"])[:100]
@@ -213,7 +214,7 @@ class Worker:
         how, code = done.get("how"), done.get("code")
         if how == "signal":
             return TestRun(test.name, "crashed", seconds=seconds, log_tail=log,
-                           detail=_signal_detail(code))
+                           detail=signal_detail(code))
         try:
             outputs = read_outputs(tdir)
         except OutputError as err:
@@ -313,80 +314,6 @@ def worker_python() -> str:
 
 class WorkerStartError(KitError):
     pass
-
-
-DISK_POLL_S = 0.2
-MAX_ENTRIES = 20_000
-
-
-def _disk_usage(folders: list[Path]) -> int:
-    """Bytes under ``folders`` (links not followed); a flood of entries counts as too much."""
-    total, entries = 0, 0
-    stack = [str(f) for f in folders]
-    while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                entries += 1
-                if entries > MAX_ENTRIES:
-                    return 1 << 62
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += st.st_blocks * 512
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-    return total
-
-
-def _empty(folder: Path) -> None:
-    """Remove everything inside ``folder`` (which stays)."""
-    try:
-        children = list(folder.iterdir())
-    except OSError:
-        return
-    for c in children:
-        if c.is_dir() and not c.is_symlink():
-            shutil.rmtree(c, ignore_errors=True)
-        else:
-            try:
-                c.unlink()
-            except OSError:
-                pass
-
-
-def _signal_detail(sig) -> str:
-    import signal as s
-    names = {s.SIGKILL: "SIGKILL (the memory limit, or the process was killed)",
-             s.SIGXCPU: "SIGXCPU (the CPU-time limit)", s.SIGSEGV: "SIGSEGV (a crash)",
-             s.SIGXFSZ: "SIGXFSZ (the file-size limit)", s.SIGABRT: "SIGABRT (an abort)"}
-    try:
-        return f"the test process was killed by {names.get(sig, s.Signals(sig).name)}"
-    except (ValueError, TypeError):
-        return f"the test process was killed by signal {sig}"
-
-
-def _read_capped(path: Path, cap: int) -> str:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        return f.read(cap).decode("utf-8", "replace")
-
-
-def _tail(tdir: Path, cap: int = 1500) -> str:
-    p = tdir / LOG_FILE
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return ""
-    with os.fdopen(fd, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        f.seek(max(0, size - cap))
-        text = f.read(cap).decode("utf-8", "replace")
-    return ("..." if size > cap else "") + text
 
 
 def run_tests(stage: Path, tests: list[Test], cfg: RunConfig,
