@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("a1_ngram", "a2_window", "a3_rnn", "a4_torch")
+NAMES = ("a1_ngram", "a2_window", "a3_rnn", "a4_torch", "a5_attention")
 
 
 class UnknownAssignment(ValueError):
