@@ -91,12 +91,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="write the trained weights and config here")
+    p.add_argument("--sentences", type=int, default=None,
+                   help="use only the first N sentences of each split (a smoke test)")
     p.add_argument("--probe", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)   # dropout masks
-    train_s, valid_s, test_s = (load_shakespeare(s) for s in ("train", "valid", "test"))
-    vocab = Vocab.build(train_s, min_count=2)
+    train_s, valid_s, test_s = (load_shakespeare(s)[:a.sentences]
+                                for s in ("train", "valid", "test"))
+    vocab = Vocab.build(load_shakespeare("train"), min_count=2)   # the course's vocabulary
     train_ids, valid_ids = stream(train_s, vocab), stream(valid_s, vocab)
     if a.probe:
         probe(len(vocab), train_ids, a)

@@ -66,8 +66,9 @@ def masked_softmax_forward(scores, mask=None):
     - cache: SoftmaxCache
     """
     probs, cache = None, None
-    # Hint: set the masked scores to -inf BEFORE the exponential, so they get no mass and the
-    # Hint: other entries share all of it. A row's max over nothing is -inf: use 0 there.
+    # Hint: mask before normalising, so that the allowed entries share all the mass. Shifting a
+    # Hint: row by a constant changes nothing but keeps exp finite; a row with nothing allowed
+    # Hint: has no largest score.
     raise NotImplementedError("masked_softmax_forward: write this part")
     return probs, cache
 
@@ -83,7 +84,8 @@ def masked_softmax_backward(dprobs, cache):
     - dscores: (..., T_q, T_k); 0 at masked entries
     """
     dscores = None
-    # Hint: the softmax Jacobian of a row is diag(p) - p p^T; masked entries have p = 0.
+    # Hint: every output of a row depends on every score of that row; masked entries need no
+    # Hint: special case once their probability is 0.
     raise NotImplementedError("masked_softmax_backward: write this part")
     return dscores
 
@@ -111,7 +113,7 @@ def attention_forward(q, k, v, mask=None):
     - cache: AttentionCache
     """
     out, cache = None, None
-    # Hint: k.swapaxes(-1, -2) transposes the last two axes whatever the batch axes are.
+    # Hint: work on the last two axes only, so that the batch axes (N, h) come along for free.
     raise NotImplementedError("attention_forward: write this part")
     return out, cache
 
@@ -129,8 +131,8 @@ def attention_backward(dout, cache):
     - dv: (..., T_k, d_v)
     """
     dq, dk, dv = None, None, None
-    # Hint: out = p v gives dp = dout v^T and dv = p^T dout; then back through the softmax
-    # Hint: and through the scaled product s = q k^T * scale.
+    # Hint: undo the three steps in reverse order: the weighted sum of the values, the softmax,
+    # Hint: the scaled product of queries and keys (the scale is part of its gradient too).
     raise NotImplementedError("attention_backward: write this part")
     return dq, dk, dv
 
@@ -149,7 +151,8 @@ def split_heads(x, n_heads):
     - heads: (N, h, T, d_k), heads[n, j, t] = x[n, t, j*d_k:(j+1)*d_k]
     """
     heads = None
-    # Hint: reshape to (N, T, h, d_k) first (the columns of a head are contiguous), then swap.
+    # Hint: a head's columns are contiguous in the last axis: cut them apart first, then move
+    # Hint: the head axis in front of time.
     raise NotImplementedError("split_heads: write this part")
     return heads
 
@@ -199,7 +202,8 @@ def multihead_attention_forward(x, W_qkv, b_qkv, W_o, b_o, n_heads, mask=None):
     - cache: MultiHeadCache
     """
     out, cache = None, None
-    # Hint: split_heads, attention_forward (the batch axes are (N, h)), merge_heads, W_o.
+    # Hint: compose what you wrote above: the heads are one more batch axis, so all of them
+    # Hint: attend in one call.
     raise NotImplementedError("multihead_attention_forward: write this part")
     return out, cache
 

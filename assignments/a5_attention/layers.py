@@ -77,7 +77,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     - cache: LayerNormCache
     """
     out, cache = None, None
-    # Hint: keepdims=True keeps the statistics broadcastable against x.
+    # Hint: one mean and one variance per position, over its D features only.
     raise NotImplementedError("layernorm_forward: write this part")
     return out, cache
 
@@ -97,8 +97,8 @@ def layernorm_backward(dout, cache):
     - dgamma: (D,); dbeta: (D,) (summed over all the leading axes)
     """
     dx, dgamma, dbeta = None, None, None
-    # Hint: with g = dout * gamma: dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the
-    # Hint: means over the last axis.
+    # Hint: three paths lead from an input to the outputs of its row: directly, through the
+    # Hint: mean and through the variance; each path gives one term of dx.
     raise NotImplementedError("layernorm_backward: write this part")
     return dx, dgamma, dbeta
 

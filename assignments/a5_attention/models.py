@@ -73,8 +73,8 @@ class CausalSelfAttention(nn.Module):
         - weights (only with return_weights): (N, h, T, T), row t sums to one over keys 0..t
           (before dropout)
         """
-        # Hint: masked_fill the scores of the future with -inf BEFORE the softmax; transpose
-        # Hint: (N, h, T, d_k) back to (N, T, h, d_k) before reshaping to (N, T, D).
+        # Hint: the future is removed before the softmax, as in attention.py; the heads go back
+        # Hint: side by side in the order they were cut.
         raise NotImplementedError("CausalSelfAttention.forward: write this part")
         return (y, weights) if return_weights else y
 
@@ -138,7 +138,8 @@ class TransformerLM(nn.Module):
         if T > self.block_size:
             raise ValueError(f"{T} inputs do not fit a context of block_size={self.block_size}; "
                              "read them in chunks (the state carries the context)")
-        # Hint: the window read is the last C ids of cat([state, inputs], 1); predict its last T.
+        # Hint: the window is the state followed by the inputs, cut to its last C ids; only the
+        # Hint: inputs' positions are predicted, and the next state comes from the same window.
         raise NotImplementedError("TransformerLM.forward: write this part")
         if return_weights:
             return logits, new_state, all_weights

@@ -38,7 +38,7 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float
 
     Returns a float.
     """
-    # Hint: the cosine's clock starts when the warm-up ends: measure p from warmup_steps.
+    # Hint: the cosine's clock starts when the warm-up ends, not at step 0.
     raise NotImplementedError("warmup_cosine: write this part")
 
 
@@ -51,7 +51,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     each list in ``model.named_parameters()`` order. Every trainable parameter is in exactly
     one group.
     """
-    # Hint: p.dim() >= 2 decays; named_parameters() yields a tied weight once.
+    # Hint: matrices decay, vectors do not; a tied weight is one parameter, in one group once.
     raise NotImplementedError("param_groups: write this part")
 
 

@@ -69,8 +69,9 @@ def masked_softmax_forward(scores, mask=None):
     """
     probs, cache = None, None
     ### BEGIN SOLUTION
-    # HINT: set the masked scores to -inf BEFORE the exponential, so they get no mass and the
-    # HINT: other entries share all of it. A row's max over nothing is -inf: use 0 there.
+    # HINT: mask before normalising, so that the allowed entries share all the mass. Shifting a
+    # HINT: row by a constant changes nothing but keeps exp finite; a row with nothing allowed
+    # HINT: has no largest score.
     if mask is None:
         shifted = scores - scores.max(axis=-1, keepdims=True)
         e = np.exp(shifted)
@@ -98,7 +99,8 @@ def masked_softmax_backward(dprobs, cache):
     """
     dscores = None
     ### BEGIN SOLUTION
-    # HINT: the softmax Jacobian of a row is diag(p) - p p^T; masked entries have p = 0.
+    # HINT: every output of a row depends on every score of that row; masked entries need no
+    # HINT: special case once their probability is 0.
     p = cache.probs
     dscores = p * (dprobs - (dprobs * p).sum(axis=-1, keepdims=True))
     ### END SOLUTION
@@ -129,7 +131,7 @@ def attention_forward(q, k, v, mask=None):
     """
     out, cache = None, None
     ### BEGIN SOLUTION
-    # HINT: k.swapaxes(-1, -2) transposes the last two axes whatever the batch axes are.
+    # HINT: work on the last two axes only, so that the batch axes (N, h) come along for free.
     scale = 1.0 / np.sqrt(q.shape[-1])
     scores = (q @ k.swapaxes(-1, -2)) * scale
     probs, sm = masked_softmax_forward(scores, mask)
@@ -153,8 +155,8 @@ def attention_backward(dout, cache):
     """
     dq, dk, dv = None, None, None
     ### BEGIN SOLUTION
-    # HINT: out = p v gives dp = dout v^T and dv = p^T dout; then back through the softmax
-    # HINT: and through the scaled product s = q k^T * scale.
+    # HINT: undo the three steps in reverse order: the weighted sum of the values, the softmax,
+    # HINT: the scaled product of queries and keys (the scale is part of its gradient too).
     c = cache
     p = c.softmax.probs
     dv = p.swapaxes(-1, -2) @ dout
@@ -180,7 +182,8 @@ def split_heads(x, n_heads):
     """
     heads = None
     ### BEGIN SOLUTION
-    # HINT: reshape to (N, T, h, d_k) first (the columns of a head are contiguous), then swap.
+    # HINT: a head's columns are contiguous in the last axis: cut them apart first, then move
+    # HINT: the head axis in front of time.
     N, T, D = x.shape
     heads = x.reshape(N, T, n_heads, D // n_heads).transpose(0, 2, 1, 3)
     ### END SOLUTION
@@ -236,7 +239,8 @@ def multihead_attention_forward(x, W_qkv, b_qkv, W_o, b_o, n_heads, mask=None):
     """
     out, cache = None, None
     ### BEGIN SOLUTION
-    # HINT: split_heads, attention_forward (the batch axes are (N, h)), merge_heads, W_o.
+    # HINT: compose what you wrote above: the heads are one more batch axis, so all of them
+    # HINT: attend in one call.
     N, T, D = x.shape
     if mask is None:
         mask = causal_mask(T)

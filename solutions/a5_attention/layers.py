@@ -78,7 +78,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     """
     out, cache = None, None
     ### BEGIN SOLUTION
-    # HINT: keepdims=True keeps the statistics broadcastable against x.
+    # HINT: one mean and one variance per position, over its D features only.
     mu = x.mean(axis=-1, keepdims=True)
     xc = x - mu
     inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
@@ -105,8 +105,8 @@ def layernorm_backward(dout, cache):
     """
     dx, dgamma, dbeta = None, None, None
     ### BEGIN SOLUTION
-    # HINT: with g = dout * gamma: dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the
-    # HINT: means over the last axis.
+    # HINT: three paths lead from an input to the outputs of its row: directly, through the
+    # HINT: mean and through the variance; each path gives one term of dx.
     c = cache
     D = c.xhat.shape[-1]
     g = dout * c.gamma

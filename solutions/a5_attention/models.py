@@ -79,8 +79,8 @@ class CausalSelfAttention(nn.Module):
           (before dropout)
         """
         ### BEGIN SOLUTION
-        # HINT: masked_fill the scores of the future with -inf BEFORE the softmax; transpose
-        # HINT: (N, h, T, d_k) back to (N, T, h, d_k) before reshaping to (N, T, D).
+        # HINT: the future is removed before the softmax, as in attention.py; the heads go back
+        # HINT: side by side in the order they were cut.
         N, T, D = x.shape
         h = self.n_heads
         q, k, v = self.qkv(x).split(D, dim=-1)
@@ -176,7 +176,8 @@ class TransformerLM(nn.Module):
             raise ValueError(f"{T} inputs do not fit a context of block_size={self.block_size}; "
                              "read them in chunks (the state carries the context)")
         ### BEGIN SOLUTION
-        # HINT: the window read is the last C ids of cat([state, inputs], 1); predict its last T.
+        # HINT: the window is the state followed by the inputs, cut to its last C ids; only the
+        # HINT: inputs' positions are predicted, and the next state comes from the same window.
         ctx = inputs if state is None or state.shape[1] == 0 else torch.cat([state, inputs], 1)
         ctx = ctx[:, -self.block_size:]
         pos = torch.arange(ctx.shape[1], device=inputs.device)

@@ -39,7 +39,7 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float
     Returns a float.
     """
     ### BEGIN SOLUTION
-    # HINT: the cosine's clock starts when the warm-up ends: measure p from warmup_steps.
+    # HINT: the cosine's clock starts when the warm-up ends, not at step 0.
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     if step >= total_steps:
@@ -59,7 +59,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     one group.
     """
     ### BEGIN SOLUTION
-    # HINT: p.dim() >= 2 decays; named_parameters() yields a tied weight once.
+    # HINT: matrices decay, vectors do not; a tied weight is one parameter, in one group once.
     decay, no_decay = [], []
     for _, p in model.named_parameters():
         if p.requires_grad:

@@ -88,8 +88,6 @@ RESIDUAL = H(_variant("residual_dropped", "dx", sub="dx"),
 TORCH_NO_MASK = H(_variant("no_mask", "y"),
                   "every position attends to the whole sequence, the future included: set the "
                   "scores above the diagonal to -inf before the softmax")
-TORCH_NO_SCALE = H(_variant("no_scale", "y"),
-                   "the scores are not divided by sqrt(d_k) (d_k = D / n_heads, the head size)")
 POST_NORM = H(_variant("post_norm", "y"),
               "this is a post-norm block (LayerNorm applied after each residual sum, as in the "
               "original transformer); GPT-2's pre-norm block normalises each branch's INPUT "
@@ -157,7 +155,7 @@ def softmax_edge(hints=SOFTMAX_HINTS):
 
 TORCH_ATTN = J.fields(weights={"y": 2, "attn_weights": 1, "dx": 1, "grads": 1},
                       y=J.close(rtol=1e-7), attn_weights=J.close(rtol=1e-7), dx=J.close(rtol=1e-7),
-                      grads=J.close(rtol=1e-7), hints=[TORCH_NO_MASK, TORCH_NO_SCALE])
+                      grads=J.close(rtol=1e-7), hints=[TORCH_NO_MASK])
 
 
 def _sdpa(actual):

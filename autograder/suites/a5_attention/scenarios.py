@@ -481,7 +481,7 @@ def attn_module(sub, rng, N=2, T=5, D=8, h=2):
             o = F.scaled_dot_product_attention(q, k, v, **kw)
             return _np(F.linear(o.transpose(1, 2).reshape(N, T, D), w["proj.weight"], w["proj.bias"]))
         oracle = sdpa(is_causal=True)
-        variants = {"no_mask": sdpa(is_causal=False), "no_scale": sdpa(is_causal=True, scale=1.0)}
+        variants = {"no_mask": sdpa(is_causal=False)}
     return {"y": _np(y), "attn_weights": _np(weights), "dx": _np(x.grad), "grads": _grads_of(m),
             "sdpa": oracle, "variants": variants}
 
