@@ -73,15 +73,14 @@ def masked_softmax_forward(scores, mask=None):
     # HINT: row by a constant changes nothing but keeps exp finite; a row with nothing allowed
     # HINT: has no largest score.
     if mask is None:
-        shifted = scores - scores.max(axis=-1, keepdims=True)
-        e = np.exp(shifted)
+        s = scores - scores.max(axis=-1, keepdims=True)
     else:
-        allowed = np.broadcast_to(np.asarray(mask, dtype=bool), scores.shape)
-        s = np.where(allowed, scores, -np.inf)
+        s = np.where(np.asarray(mask, dtype=bool), scores, -np.inf)   # the mask broadcasts
         top = s.max(axis=-1, keepdims=True)
-        e = np.exp(s - np.where(np.isfinite(top), top, 0.0))
+        s -= np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(s, out=s)
     z = e.sum(axis=-1, keepdims=True)
-    probs = e / np.where(z > 0, z, 1.0)
+    probs = np.divide(e, np.where(z > 0, z, 1.0), out=e)
     cache = SoftmaxCache(probs)
     ### END SOLUTION
     return probs, cache
@@ -102,7 +101,8 @@ def masked_softmax_backward(dprobs, cache):
     # HINT: every output of a row depends on every score of that row; masked entries need no
     # HINT: special case once their probability is 0.
     p = cache.probs
-    dscores = p * (dprobs - (dprobs * p).sum(axis=-1, keepdims=True))
+    pd = p * dprobs
+    dscores = pd - p * pd.sum(axis=-1, keepdims=True)
     ### END SOLUTION
     return dscores
 
@@ -133,7 +133,7 @@ def attention_forward(q, k, v, mask=None):
     ### BEGIN SOLUTION
     # HINT: work on the last two axes only, so that the batch axes (N, h) come along for free.
     scale = 1.0 / np.sqrt(q.shape[-1])
-    scores = (q @ k.swapaxes(-1, -2)) * scale
+    scores = (q * scale) @ k.swapaxes(-1, -2)
     probs, sm = masked_softmax_forward(scores, mask)
     out = probs @ v
     cache = AttentionCache(q, k, v, scale, sm)
@@ -160,9 +160,9 @@ def attention_backward(dout, cache):
     c = cache
     p = c.softmax.probs
     dv = p.swapaxes(-1, -2) @ dout
-    dscores = masked_softmax_backward(dout @ c.v.swapaxes(-1, -2), c.softmax) * c.scale
-    dq = dscores @ c.k
-    dk = dscores.swapaxes(-1, -2) @ c.q
+    dscores = masked_softmax_backward(dout @ c.v.swapaxes(-1, -2), c.softmax)
+    dq = (dscores @ c.k) * c.scale
+    dk = (dscores.swapaxes(-1, -2) @ c.q) * c.scale
     ### END SOLUTION
     return dq, dk, dv
 

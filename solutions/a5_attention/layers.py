@@ -79,11 +79,10 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     out, cache = None, None
     ### BEGIN SOLUTION
     # HINT: one mean and one variance per position, over its D features only.
-    mu = x.mean(axis=-1, keepdims=True)
-    xc = x - mu
-    inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
-    xhat = xc * inv_std
-    out = gamma * xhat + beta
+    xhat = x - x.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(np.square(xhat).mean(axis=-1, keepdims=True) + eps)
+    xhat *= inv_std
+    out = xhat * gamma + beta
     cache = LayerNormCache(xhat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -110,9 +109,10 @@ def layernorm_backward(dout, cache):
     c = cache
     D = c.xhat.shape[-1]
     g = dout * c.gamma
-    dx = c.inv_std * (g - g.mean(axis=-1, keepdims=True)
-                      - c.xhat * (g * c.xhat).mean(axis=-1, keepdims=True))
-    dgamma = (dout * c.xhat).reshape(-1, D).sum(axis=0)
+    dx = g - g.mean(axis=-1, keepdims=True)
+    dx -= c.xhat * (np.einsum("...d,...d->...", g, c.xhat) / D)[..., None]
+    dx *= c.inv_std
+    dgamma = np.einsum("nd,nd->d", dout.reshape(-1, D), c.xhat.reshape(-1, D))
     dbeta = dout.reshape(-1, D).sum(axis=0)
     ### END SOLUTION
     return dx, dgamma, dbeta
@@ -139,7 +139,7 @@ def gelu_forward(x):
     """
     out, cache = None, None
     ### BEGIN SOLUTION
-    t = np.tanh(GELU_C * (x + 0.044715 * x ** 3))
+    t = np.tanh(GELU_C * x * (1.0 + 0.044715 * x * x))
     out = 0.5 * x * (1.0 + t)
     cache = GeluCache(x, t)
     ### END SOLUTION
@@ -160,8 +160,8 @@ def gelu_backward(dout, cache):
     ### BEGIN SOLUTION
     # HINT: a product rule: 0.5 x (1 + tanh(u)) depends on x directly and through u.
     x, t = cache.x, cache.t
-    du = GELU_C * (1.0 + 3 * 0.044715 * x ** 2)
-    dx = dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t ** 2) * du)
+    du = GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    dx = dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
     ### END SOLUTION
     return dx
 
