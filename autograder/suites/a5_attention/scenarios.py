@@ -149,7 +149,7 @@ def attention_torch(sub, rng, N=2, h=3, T=5, d_k=4, d_v=4):
     dq, dk, dv = sub.attention.attention_backward(dout, cache)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     y = F.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
-    y.backward(torch.tensor(dout))
+    (y * torch.tensor(dout)).sum().backward()
     return {"ours": {"out": out, "dq": dq, "dk": dk, "dv": dv},
             "torch": {"out": y.detach().numpy(), "dq": tq.grad.numpy(), "dk": tk.grad.numpy(),
                       "dv": tv.grad.numpy()}}
@@ -239,7 +239,7 @@ def mha_torch(sub, rng, N=2, T=5, D=8, h=2):
     names = ("dx", "dW_qkv", "db_qkv", "dW_o", "db_o")
     t = [torch.tensor(a, requires_grad=True) for a in (x, *weights)]
     y = _torch_mha(torch, *t, h)
-    y.backward(torch.tensor(dout))
+    (y * torch.tensor(dout)).sum().backward()
     return {"ours": {"out": out, **dict(zip(names, grads))},
             "torch": {"out": y.detach().numpy(), **{n: a.grad.numpy() for n, a in zip(names, t)}}}
 
@@ -295,7 +295,7 @@ def gelu(sub, rng, shape=(3, 7), scale=2.0, gradcheck=False, torch_oracle=False)
         import torch.nn.functional as F
         tx = torch.tensor(x, requires_grad=True)
         y = F.gelu(tx, approximate="tanh")
-        y.backward(torch.tensor(dout))
+        (y * torch.tensor(dout)).sum().backward()
         result["ours"] = {"out": out, "dx": dx}
         result["torch"] = {"out": y.detach().numpy(), "dx": tx.grad.numpy()}
     return result
@@ -388,7 +388,7 @@ def block_torch(sub, rng, N=2, T=5, D=8, h=2):
     hid = tx + _torch_mha(torch, a, t["W_qkv"], t["b_qkv"], t["W_o"], t["b_o"], h)
     m = F.layer_norm(hid, (D,), t["ln2_gamma"], t["ln2_beta"])
     y = hid + F.gelu(m @ t["W_fc"] + t["b_fc"], approximate="tanh") @ t["W_proj"] + t["b_proj"]
-    y.backward(torch.tensor(dout))
+    (y * torch.tensor(dout)).sum().backward()
     return {"ours": {"out": out, "dx": dx, "grads": _grads(grads)},
             "torch": {"out": y.detach().numpy(), "dx": tx.grad.numpy(),
                       "grads": {k: t[k].grad.numpy() for k in BLOCK_PARAMS}}}
