@@ -186,9 +186,9 @@ def main() -> None:
           f"tokens/s; stopped: {hist.stopped}")
     print(f"validation perplexity by epoch: {[round(math.exp(v), 1) for v in hist.valid_loss]}")
     print(f"TEST PERPLEXITY {ppl:.1f} (stride {a.stride}, context {a.block - a.stride}.."
-          f"{a.block - 1}; scored in {time.perf_counter() - t1:.0f} s): "
-          f"{MKN_5GRAM - ppl:+.1f} below the modified KN 5-gram ({MKN_5GRAM}), "
-          f"{A4_LSTM - ppl:+.1f} below the a4 LSTM at 10 minutes ({A4_LSTM})", flush=True)
+          f"{a.block - 1}; scored in {time.perf_counter() - t1:.0f} s): {ppl - MKN_5GRAM:+.1f} "
+          f"against the modified KN 5-gram ({MKN_5GRAM}), {ppl - A4_LSTM:+.1f} against the a4 "
+          f"LSTM at 10 minutes ({A4_LSTM})", flush=True)
     if a.save:
         torch.save({"model": model.state_dict(),
                     "config": {k: getattr(a, k) for k in ("d_model", "heads", "layers",
