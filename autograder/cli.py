@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check", help="run the public tests on your work")
-    c.add_argument("assignment", help="a1, a2, a3 or a4")
+    c.add_argument("assignment", help=", ".join(n.split("_")[0] for n in asg.available()) or "a1")
     c.add_argument("--submission", help="folder with your files (default: assignments/<name>/)")
     c.add_argument("-k", "--test", action="append", help="only tests whose name contains this")
     c.set_defaults(fn=cmd_check)
