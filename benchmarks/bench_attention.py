@@ -11,19 +11,9 @@ block (vs the same block from torch's functional pieces: the oracle the tests us
 """
 from __future__ import annotations
 
-import os
-
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")   # before numpy and torch load their BLAS
+from single_thread import ROOT, best_time  # noqa: F401  first: one BLAS thread
 
 import argparse
-import math
-import sys
-import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "solutions")]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -34,16 +24,6 @@ from autograder.suites.a5_attention.scenarios.attention import _torch_mha  # noq
 from autograder.suites.a5_attention.scenarios.layers import BLOCK_PARAMS, _block_params  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def best_time(fn, repeat):
-    fn()   # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def attention_case(N, h, T, d, repeat):

@@ -10,19 +10,10 @@ masked softmax cross-entropy, all gradients) at the notebook's sizes.
 """
 from __future__ import annotations
 
-import os
-
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")   # before numpy and torch load their BLAS
+from single_thread import ROOT, best_time  # noqa: F401  first: one BLAS thread
 
 import argparse
 import math
-import sys
-import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "solutions")]
 
 import numpy as np
 import torch
@@ -33,16 +24,6 @@ from autograder.suites.a3_rnn.scenarios import torch_scores  # the same oracle t
 from lmcore.vocab import Vocab
 
 torch.set_num_threads(1)
-
-
-def best_time(fn, repeat):
-    fn()   # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def layer_case(cell, N, T, D, H, repeat):
