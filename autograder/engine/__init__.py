@@ -11,6 +11,9 @@
     expected.py  the reference's outputs: committed for public tests, computed for hidden ones
     judging.py   each run judged in the trusted parent -> a TestResult
     batch.py     one submission or many, in parallel, resumable; every submission gets a result
+    cluster/     the same batch as one Dask task per submission (nodes.py: the kit and layers
+                 every node must share; tasks.py: the tasks, retries, resume)
+    grading.py   ``grade`` as a library call: find, grade on the pool or the cluster, progress
     cluster.py   the same batch on a Dask cluster: one task per submission, checked nodes
     records.py   the typed records that pass between the stages (and the lossless result record)
 
