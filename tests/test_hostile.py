@@ -411,7 +411,8 @@ def test_root_only_file_is_read_without_the_uid_drop(tmp_path, monkeypatch):
     assert doc["score"] == 0 and "Permission denied" in doc["tests"][0]["output"], doc
     monkeypatch.setattr(sandbox, "setpriv_path", lambda: None)
     doc, _ = _grade_one_attack(tmp_path / "off", "read_root_only_file", monkeypatch)
-    assert doc["score"] == 2, "control: as root the attack should have read the secret"
+    assert doc["score"] == doc["tests"][0]["max_score"], \
+        "control: as root the attack should have read the secret"
 
 
 @needs_sandbox
@@ -421,4 +422,5 @@ def test_loopback_is_reached_without_the_network_namespace(tmp_path, monkeypatch
     assert doc["score"] == 0 and received == []
     monkeypatch.setattr(sandbox, "bwrap_works", lambda: False)
     doc, received = _grade_one_attack(tmp_path / "off", "network_loopback", monkeypatch)
-    assert doc["score"] == 2 and received == [b"stolen by a student\n"], (doc, received)
+    assert doc["score"] == doc["tests"][0]["max_score"] and \
+        received == [b"stolen by a student\n"], (doc, received)

@@ -117,8 +117,8 @@ def forget_job(token: str) -> bool:
 
 
 def sweep_stale_cgroups() -> list[str]:
-    """Remove the cgroups (``lmkit-<pid>-<slot>``, sandbox.plan) of grading processes that
-    are gone: a Dask worker SIGKILLed mid-task never removes its own. Only empty ones go
+    """Remove the cgroups (``lmkit-<pid>-<slot>[-<n>]``, sandbox.plan) of grading processes
+    that are gone: a Dask worker SIGKILLed mid-task never removes its own. Only empty ones go
     (the kernel refuses to remove a cgroup with a process in it)."""
     removed = []
     if not sandbox.cgroups_available():
@@ -126,7 +126,8 @@ def sweep_stale_cgroups() -> list[str]:
     for c in ("memory", "pids"):
         for d in sorted((sandbox.CGROUP_ROOT / c).glob("lmkit-*-*")):
             parts = d.name.split("-")
-            if len(parts) != 3 or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+            if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[1:]) \
+                    or Path(f"/proc/{parts[1]}").exists():
                 continue
             try:
                 d.rmdir()

@@ -74,8 +74,9 @@ testpaths = assignments
 """
 
 RELEASE_FILES = ("README.md", "requirements.txt", "pytest.ini")
-# The kit's own docs that student files refer to (the conventions every docstring assumes).
-STUDENT_DOCS = ("docs/conventions.md", "docs/design.md")
+# The kit's own docs that shipped files refer to: the conventions every docstring assumes, the
+# design, and (named in the shared command line's help) grading on a cluster.
+STUDENT_DOCS = ("docs/conventions.md", "docs/design.md", "docs/cluster.md")
 PLATFORMS = ("gradescope", "nbgrader", "otter")
 
 
