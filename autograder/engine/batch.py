@@ -30,10 +30,6 @@ from autograder.reporters import files as result_files
 from autograder.reporters.gradebook import write_batch
 
 
-def preload_for(assignment: Assignment, tests: list[Test] | None = None) -> tuple[str, ...]:
-    return assignment.preload_for(tests)
-
-
 def tests_hash(tests: list[Test]) -> str:
     h = hashlib.sha256()
     for t in tests:
@@ -74,7 +70,7 @@ class Grader:
         with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
             staged = stage(sub, self.assignment, Path(tmp) / "stage")
             runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
-                                     preload=preload_for(self.assignment, self.tests), limits=self.limits,
+                                     preload=self.assignment.preload_for(self.tests), limits=self.limits,
                                      sandboxed=self.sandboxed, strict=self.strict, slot=slot,
                                      warm=self.assignment.warm_for(self.tests))
             report = runner.run(staged, self.tests, progress=progress)
@@ -92,7 +88,7 @@ class Cancelled(BaseException):
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
                 strict: bool = False, sandboxed: bool = True) -> Grader:
-    exp = expected_mod.load(assignment, tests, preload=preload_for(assignment, tests))
+    exp = expected_mod.load(assignment, tests, preload=assignment.preload_for(tests))
     public_kit(kit_dir)
     return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
                   strict, sandboxed)

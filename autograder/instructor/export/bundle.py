@@ -31,7 +31,6 @@ def _ignore(folder, names):
 def bundle_kit(a: Assignment, dest: Path, with_reference: bool = True) -> Path:
     """Write the kit for ``a`` into ``dest`` (created). Returns ``dest``."""
     from autograder.engine import expected as expected_mod
-    from autograder.engine.batch import preload_for
     from autograder.instructor.stubs import student_version
     from autograder.authoring.declare import load_tests
 
@@ -59,7 +58,7 @@ def bundle_kit(a: Assignment, dest: Path, with_reference: bool = True) -> Path:
                         dirs_exist_ok=True)
         # hidden expected outputs, computed here once (the cache is keyed by the reference's code)
         tests = load_tests(a.name, include_hidden=True)
-        expected_mod.load(a, tests, preload=preload_for(a))
+        expected_mod.load(a, tests, preload=a.preload_for(tests))
         cache = expected_mod.CACHE / a.name / expected_mod.code_hash(a)
         if cache.is_dir():
             shutil.copytree(cache, dest / ".cache" / "expected" / a.name / cache.name,
