@@ -2,7 +2,10 @@
 float64 on the CPU, one thread each, measured side by side in one run. Prints one row per case
 and the ratio numpy / torch (goal: within 1.5x).
 
-    python benchmarks/bench_attention.py [--repeat 5] [--quick]
+    python benchmarks/bench_attention.py [--repeat 5] [--quick] [--wall] [--steady-heap]
+
+Times are this thread's CPU time (``--wall``: the wall clock, which a shared machine's
+neighbours inflate), the best of ``--repeat`` calls after one warm-up.
 
 Cases (GPT-2-small-like proportions at a CPU size): causal scaled dot-product attention
 (attention_forward/backward vs F.scaled_dot_product_attention(is_causal=True)), layer
@@ -115,13 +118,31 @@ def block_case(N, T, D, h, repeat):
     return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
 
 
+def steady_heap() -> None:
+    """Ask glibc to keep freed memory in the heap (no trimming, no mmap below 32 MiB).
+
+    numpy allocates a fresh array for every intermediate result; with glibc's defaults, a
+    freed 1 MiB temporary at the top of the heap is often returned to the kernel and the next
+    one page-faults its way back, so the numpy side's time depends on the heap's history more
+    than on its arithmetic. torch's side is measured under the same settings."""
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="small shapes (a smoke test)")
     ap.add_argument("--wall", action="store_true",
                     help="time by the wall clock (default: this thread's CPU time)")
+    ap.add_argument("--steady-heap", action="store_true",
+                    help="glibc keeps freed memory (see steady_heap)")
     a = ap.parse_args()
+    if a.steady_heap:
+        steady_heap()
     global CLOCK
     CLOCK = time.perf_counter if a.wall else time.thread_time
     N, T, D, h = (2, 8, 16, 2) if a.quick else (16, 64, 128, 4)
@@ -132,7 +153,8 @@ def main() -> None:
         (f"decoder block (N={N}, T={T}, D={D}, h={h}, F={4 * D})", lambda: block_case(N, T, D, h, a.repeat)),
     ]
     print(f"forward + backward, float64, one thread, best of {a.repeat} "
-          f"({'wall clock' if a.wall else 'thread CPU time'}); numpy / torch autograd "
+          f"({'wall clock' if a.wall else 'thread CPU time'}"
+          f"{', steady heap' if a.steady_heap else ''}); numpy / torch autograd "
           "(goal: within 1.5x)")
     for name, run in cases:
         ours, theirs = run()

@@ -135,7 +135,7 @@ def main() -> None:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=1, help="epochs the cosine spans")
-    p.add_argument("--stride", type=int, default=64, help="test chunk (context C - stride)")
+    p.add_argument("--stride", type=int, default=32, help="test chunk (context C - stride)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="write the trained weights and config here")

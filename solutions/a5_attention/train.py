@@ -77,7 +77,7 @@ class _EpochScheduler:
         pass
 
 
-def make_optimizer(model: nn.Module, config, total_steps: int, warmup_steps: int = 100,
+def make_optimizer(model: nn.Module, config, total_steps: int, warmup_steps: int = 50,
                    min_lr: float = 0.0, betas=(0.9, 0.95)):
     """AdamW over ``param_groups(model, config.weight_decay)`` whose learning rate follows
     ``warmup_cosine(k, total_steps, warmup_steps, config.lr, min_lr)`` at its k-th step
@@ -112,7 +112,7 @@ def make_optimizer(model: nn.Module, config, total_steps: int, warmup_steps: int
     return opt, _EpochScheduler()
 
 
-def fit(model: nn.Module, train_ids, valid_ids, config, warmup_steps: int = 100,
+def fit(model: nn.Module, train_ids, valid_ids, config, warmup_steps: int = 50,
         min_lr: float = 0.0, a4_train=None, **kwargs):
     """a4's ``fit`` with this module's optimiser (provided).
 
