@@ -24,8 +24,9 @@ REVERSED = ("your concatenation holds the right embeddings in reverse order: wor
             "oldest) must come first, out[:, 0:D] = x[:, 0].")
 MASK = ("<s> has non-zero probability: it is never predicted, so mask it out of the softmax "
         "(pass self.mask to log_softmax) so that the rest sums to one.")
-AXIS_ONE = ("next_distribution does not sum to one over the vocabulary: a softmax over the "
-            "wrong axis of a batch of one window gives every word probability 1.")
+AXIS_ONE = ("next_distribution does not sum to one over the vocabulary: a softmax whose "
+            "exp(logp) sums to one down each column, over the batch, gives a batch of one "
+            "window probability 1 at every word; normalise along the last axis.")
 
 
 def _arr(x):

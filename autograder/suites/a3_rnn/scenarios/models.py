@@ -159,10 +159,11 @@ def tbptt(sub, rng, corpus="tiny", cell="rnn", N=2, T=3):
             "outside_chunk_grad": leaks, "inputs_unchanged": bool(np.array_equal(copy, ids))}
 
 
-def generate_draws(sub, rng, corpus="tiny", cell="rnn", n=1500, prompt=()):
+def generate_draws(sub, rng, corpus="tiny", cell="rnn", n=4000, prompt=()):
     """lmcore.lm.generate over the submission's model (free-running through its
     next_distribution): the counts of its first two draws, judged against the reference's
-    distributions, reproducibility from one seed, and next_distribution(prompt) itself."""
+    distributions, reproducibility from one seed, and next_distribution(prompt) itself.
+    4000 sentences: enough to see an LSTM whose gates are read in the wrong order."""
     model, vocab, _ = _model(sub, rng, corpus, cell)
     return F.generate_draws(model, np.random.default_rng(int(rng.integers(2**31))), n,
                             list(prompt))
