@@ -32,7 +32,9 @@ PARAM_NAMES = ("W_emb", "W1", "b1", "W2", "b2")
 
 
 class WindowLM:
-    """Bengio-style window LM; implements lmcore.lm.LanguageModel.
+    """Bengio-style window LM; implements lmcore.lm.LanguageModel, so that
+    ``lmcore.lm.perplexity(model, sentences)`` and ``lmcore.lm.generate(model, rng)`` serve it
+    as they serve the n-gram models.
 
     Attributes:
     - vocab: lmcore.vocab.Vocab
@@ -74,29 +76,16 @@ class WindowLM:
         - grads: dict with the same keys and shapes as self.params, the gradient of loss
         """
         p = self.params
-        ### BEGIN SOLUTION
-        # HINT: chain the layers' forwards (embedding, concat, affine, tanh, affine, softmax loss),
-        # HINT: then their backwards in the reverse order, keeping each cache.
-        emb, emb_cache = embedding_forward(contexts, p["W_emb"])
-        x, cat_cache = concat_forward(emb)
-        a, fc1_cache = affine_forward(x, p["W1"], p["b1"])
-        h, tanh_cache = tanh_forward(a)
-        scores, fc2_cache = affine_forward(h, p["W2"], p["b2"])
-        loss, sm_cache = softmax_loss_forward(scores, targets, self.mask)
-
-        grads = {}
-        dscores = softmax_loss_backward(1.0, sm_cache)
-        dh, grads["W2"], grads["b2"] = affine_backward(dscores, fc2_cache)
-        da = tanh_backward(dh, tanh_cache)
-        dx, grads["W1"], grads["b1"] = affine_backward(da, fc1_cache)
-        demb = concat_backward(dx, cat_cache)
-        grads["W_emb"] = embedding_backward(demb, emb_cache)
-        ### END SOLUTION
+        loss, grads = None, None
+        # Hint: chain the layers' forwards (embedding, concat, affine, tanh, affine, softmax loss),
+        # Hint: then their backwards in the reverse order, keeping each cache.
+        raise NotImplementedError("WindowLM.loss: write this part")
         return loss, grads
 
     # -- probabilities -------------------------------------------------------------------------
-    def log_probs(self, contexts):
-        """ln p(w | window) for every word of the vocabulary.
+    def window_log_probs(self, contexts):
+        """ln p(w | window) for every word of the vocabulary, for a batch of windows (the
+        sentence-level ``logprobs`` and ``next_distribution`` are built on it).
 
         Inputs:
         - contexts: (N, C) int word ids
@@ -105,14 +94,8 @@ class WindowLM:
         - logp: (N, V) float64; -inf at <s>; exp(logp[i]) sums to one
         """
         p = self.params
-        ### BEGIN SOLUTION
-        emb, _ = embedding_forward(contexts, p["W_emb"])
-        x, _ = concat_forward(emb)
-        a, _ = affine_forward(x, p["W1"], p["b1"])
-        h, _ = tanh_forward(a)
-        scores, _ = affine_forward(h, p["W2"], p["b2"])
-        logp = log_softmax(scores, self.mask)
-        ### END SOLUTION
+        logp = None
+        raise NotImplementedError("WindowLM.window_log_probs: write this part")
         return logp
 
     def windows(self, sentences: Sequence[Sequence[str]]):
@@ -130,25 +113,10 @@ class WindowLM:
         Returns:
         - lp: (M,) float64, M = sum(len(s) + 1): each sentence's words, then its </s>
         """
-        ### BEGIN SOLUTION
-        # HINT: self.windows(sentences) gives every (window, target) pair in order.
-        contexts, targets = self.windows(sentences)
-        lp = np.empty(len(targets), dtype=np.float64)
-        for start in range(0, len(targets), batch_size):
-            stop = start + batch_size
-            logp = self.log_probs(contexts[start:stop])
-            lp[start:stop] = logp[np.arange(len(logp)), targets[start:stop]]
-        ### END SOLUTION
+        lp = None
+        # Hint: self.windows(sentences) gives every (window, target) pair in order.
+        raise NotImplementedError("WindowLM.logprobs: write this part")
         return lp
-
-    def perplexity(self, sentences: Sequence[Sequence[str]]) -> float:
-        """exp(-(1/M) * sum ln p) over every predicted token of ``sentences`` (</s> and <unk>
-        included, <s> excluded), DESIGN's convention shared with a1."""
-        ### BEGIN SOLUTION
-        lp = self.logprobs(sentences)
-        ppl = float(np.exp(-lp.mean()))
-        ### END SOLUTION
-        return ppl
 
     def next_distribution(self, context: Sequence[str]) -> np.ndarray:
         """LanguageModel.next_distribution: p(next word | the sentence so far).
@@ -160,33 +128,7 @@ class WindowLM:
         Returns:
         - p: (V,) float64 over vocabulary ids, 0 at <s>, sums to one
         """
-        ### BEGIN SOLUTION
-        # HINT: pad with C <s> on the left, keep the last C ids.
-        C = self.n_context
-        ids = [self.vocab.bos_id] * C + self.vocab.encode(context)
-        window = np.array(ids[len(ids) - C:], dtype=np.int64)[None, :]
-        p = np.exp(self.log_probs(window)[0])
-        ### END SOLUTION
+        p = None
+        # Hint: pad with C <s> on the left, keep the last C ids.
+        raise NotImplementedError("WindowLM.next_distribution: write this part")
         return p
-
-    def sample(self, rng: np.random.Generator, max_tokens: int = 30,
-               prompt: Sequence[str] = ()) -> list[str]:
-        """Sample one sentence, continuing ``prompt``.
-
-        At each step: p = self.next_distribution(tokens so far); draw
-        ``idx = int(rng.choice(len(p), p=p / p.sum()))``; stop at </s> (not included) or after
-        ``max_tokens`` draws. The same rng state gives the same sentence (lmcore.lm.generate
-        draws the same way).
-
-        Returns: list of tokens, the prompt first.
-        """
-        ### BEGIN SOLUTION
-        out = list(prompt)
-        for _ in range(max_tokens):
-            p = self.next_distribution(out)
-            idx = int(rng.choice(len(p), p=p / p.sum()))
-            if idx == self.vocab.eos_id:
-                break
-            out.append(self.vocab.token(idx))
-        ### END SOLUTION
-        return out

@@ -1,20 +1,20 @@
-"""Free-running generation: the model reads its own samples (no teacher forcing any more).
+"""Drawing the next token from a torch model's logits: temperature, top-k and greedy.
 
 Greedy decoding takes the most likely token; sampling draws from the softmax of the logits
 divided by a temperature (below 1: sharper, above 1: flatter), optionally restricted to the
 k most likely tokens. All randomness comes from a ``torch.Generator`` argument, so one seed
-gives one text. ``<s>`` is never produced.
+gives one draw. ``<s>`` is never produced.
+
+These are the token-level pieces, on batches of logits on any device. Whole sentences come
+from ``lmcore.lm.generate(TorchLM(model, vocab), rng, temperature=..., top_k=...)``, the one
+sampler of the course, which applies the same temperature and top-k to the probabilities of
+``TorchLM.next_distribution``.
 
 Letters: minibatch N, vocabulary V.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-from torch import nn
-
-from lmcore.vocab import Vocab
 
 from .models import BOS_ID, prediction_log_softmax
 
@@ -56,10 +56,11 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
 
 def sample_next(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
                 top_k: int | None = None) -> torch.Tensor:
-    """Draw one next token per row from ``next_token_probs``.
+    """Draw one next token per row from ``next_token_probs``, each row independently.
 
-    Uses ``torch.multinomial(probs, 1, generator=generator)`` on the generator's device
-    (move the probabilities there), so the same generator state gives the same draws.
+    Every random number comes from ``generator`` (``torch.multinomial`` takes one; it draws
+    on the generator's device, so move the probabilities there), so the same generator state
+    gives the same draws. ``temperature == 0`` draws nothing: the greedy token.
 
     Inputs:
     - logits: (N, V)
@@ -74,34 +75,4 @@ def sample_next(logits: torch.Tensor, generator: torch.Generator, temperature: f
         return probs.argmax(dim=-1)
     ids = torch.multinomial(probs.to(generator.device), 1, generator=generator)
     return ids.squeeze(-1).to(logits.device)
-    ### END SOLUTION
-
-
-@torch.no_grad()
-def generate(model: nn.Module, vocab: Vocab, generator: torch.Generator,
-             prompt: Sequence[str] = (), max_tokens: int = 30, temperature: float = 1.0,
-             top_k: int | None = None, device: str | torch.device = "cpu") -> list[str]:
-    """One sentence, free-running, from ``<s>`` followed by ``prompt``.
-
-    Put the model in evaluation mode; read ``<s> + prompt`` in one forward pass; then
-    repeatedly draw a token with ``sample_next`` from the last position's logits and feed
-    it back (one step at a time, carrying the state). Stop when ``</s>`` is drawn (not
-    included) or after ``max_tokens`` drawn tokens.
-
-    Returns the prompt's tokens (out-of-vocabulary ones as ``<unk>``) followed by the drawn
-    ones: a list of str.
-    """
-    ### BEGIN SOLUTION
-    model.eval()
-    ids = [vocab.bos_id, *vocab.encode(prompt)]
-    out = vocab.decode(ids[1:])
-    x = torch.tensor([ids], dtype=torch.int64, device=device)
-    logits, state = model(x, None)
-    for _ in range(max_tokens):
-        nxt = sample_next(logits[:, -1].double(), generator, temperature, top_k)
-        if int(nxt[0]) == vocab.eos_id:
-            break
-        out.append(vocab.token(int(nxt[0])))
-        logits, state = model(nxt.view(1, 1).to(device), state)
-    return out
     ### END SOLUTION

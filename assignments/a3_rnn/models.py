@@ -1,5 +1,6 @@
 """A recurrent language model in numpy: the RNN (or LSTM) of the lecture, trained by teacher
-forcing with truncated backpropagation through time, sampled free-running.
+forcing with truncated backpropagation through time, sampled free-running (by
+``lmcore.lm.generate``, which feeds each drawn token back through ``next_distribution``).
 
 Letters: minibatch (rows) N, chunk length T, embedding D, hidden H, vocabulary V (``<s>`` included;
 it is an input but never predicted, so its score is fixed at -inf and it gets probability 0).
@@ -72,7 +73,7 @@ class RNNLM:
 
     @property
     def start_id(self) -> int:
-        """The input that starts a generated sentence (``sample``, ``next_distribution``):
+        """The input that starts a generated sentence (``next_distribution``):
         ``</s>``, not ``<s>``.
 
         In the training stream (lmcore.batching.stream) every sentence but the first follows
@@ -149,7 +150,7 @@ class RNNLM:
         x = np.where(tokens[:, :-1] == IGNORE, 0, tokens[:, :-1])
         return self.loss_chunk(x, tokens[:, 1:], state)
 
-    # -- sampling ----------------------------------------------------------------------------
+    # -- one step at a time (provided) --------------------------------------------------------
     def step(self, ids, state: LMState):
         """One step: (N,) input ids -> next-token probabilities (N, V) and the next state."""
         p = self.params
@@ -164,35 +165,26 @@ class RNNLM:
         e_s = np.exp(s - s.max(axis=1, keepdims=True))
         return e_s / e_s.sum(axis=1, keepdims=True), state
 
-    def sample(self, rng: np.random.Generator, max_tokens: int = 30, prompt=()):
-        """Free-running sampling: every generated token is fed back as the next input.
-
-        Starts from the zero state, feeds self.start_id then the prompt's ids, then repeats: take the
-        probabilities p (float64, shape (V,)) of the next token from ``self.step``, draw
-        ``idx = int(rng.choice(V, p=p / p.sum()))`` (exactly this call, so a seed gives the
-        same sentence as lmcore.lm.generate), stop at </s> or after max_tokens tokens.
-
-        Returns:
-        - tokens: list of str, the prompt then the sampled tokens, without <s> or </s>
-        """
-        out = None
-        # Hint: the input of each step is the token drawn at the step before (free-running).
-        raise NotImplementedError("RNNLM.sample: write this part")
-        return out
-
     # -- lmcore.lm.LanguageModel ---------------------------------------------------------------
     def next_distribution(self, context):
-        """(V,) float64 probabilities of the next token after context (zero at <s>).
+        """LanguageModel.next_distribution: p(next token | the sentence so far), read on its
+        own: from the zero state, the input self.start_id, then the context's ids (OOV words as
+        <unk>). ``lmcore.lm.generate`` calls it after every drawn token, so the sentence it
+        samples is free-running: the model reads its own samples. (``logprobs`` instead reads a
+        whole list of sentences as one stream, so its values for a sentence after the first
+        differ.)
 
-        Generation reads one sentence on its own: from the zero state, the input
-        self.start_id, then the context's ids. (``logprobs`` instead reads a whole list of
-        sentences as one stream, so its values for a sentence after the first differ.)
+        Inputs:
+        - context: list of str, the tokens so far (may be empty)
+
+        Returns:
+        - p: (V,) float64 probabilities, 0 at <s>, sums to one
         """
-        ids = np.array([[self.start_id, *self.vocab.encode(context)]])
-        s, _ = self.scores(ids)
-        last = s[0, -1].astype(np.float64)
-        e = np.exp(last - last.max())
-        return e / e.sum()
+        p = None
+        # Hint: one pass of the model over [start_id, *ids of the context] (self.scores), then
+        # Hint: a softmax of the LAST position's scores; the scores already hold -inf at <s>.
+        raise NotImplementedError("RNNLM.next_distribution: write this part")
+        return p
 
     def logprobs(self, sentences, chunk: int = 256):
         """ln p of every predicted token: each sentence's words and its </s>, in order.
@@ -204,7 +196,8 @@ class RNNLM:
         see the same kind of context; scoring each sentence from a fresh zero state instead
         puts the model in states it never met in training (a vanilla RNN trained for two
         minutes: validation perplexity 164 read as a stream, 665 sentence by sentence from
-        ``<s>``). The predicted tokens are exactly the n-gram models' (DESIGN's rule), so the
+        ``<s>``). The predicted tokens are exactly the n-gram models' (the course's convention,
+        docs/conventions.md), so the
         perplexities compare; each model uses the context it can.
 
         Returns (sum(len(s) + 1),) float64.
@@ -276,14 +269,17 @@ def grad_norm_vs_distance(model: RNNLM, tokens):
 # -- training (provided) ------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    N: int = 32               # rows of the stream read in parallel
-    T: int = 32               # chunk length: steps of backpropagation
+    """One training run; ``batch_size``, ``bptt``, ``clip``, ``lr``, ``time_budget`` and ``seed``
+    mean what they mean in a2's and a4's TrainConfig."""
+    batch_size: int = 32      # N rows of the stream read in parallel
+    bptt: int = 32            # T steps per chunk: steps of backpropagation
     optimizer: str = "adam"   # "adam" or "sgd" (plain SGD shows clipping's effect best)
     lr: float = 3e-3          # step size
-    max_norm: float | None = 5.0   # global-norm clipping threshold; None for no clipping
-    max_steps: int | None = None   # stop after this many chunks...
-    budget_s: float | None = None  # ...or after this many seconds (whichever comes first)
+    clip: float | None = 5.0  # max global gradient norm (None: no clipping)
+    max_steps: int | None = None      # stop after this many chunks...
+    time_budget: float | None = None  # ...or after this many seconds (whichever comes first)
     epochs: int = 1
+    seed: int = 0             # the offsets at which epochs after the first start reading
 
 
 @dataclass
@@ -295,17 +291,23 @@ class History:
 
 
 def train(model: RNNLM, ids, config: TrainConfig) -> History:
-    """Adam (or SGD) on the chunks of truncated_bptt, clipping by global norm when config.max_norm is set.
-    Stops at the first non-finite loss or gradient (reported in History.diverged_at)."""
+    """Adam (or SGD) on the chunks of truncated_bptt, clipping by global norm when config.clip
+    is set. The first epoch reads the stream from its start; each later one from an offset in
+    [0, bptt) drawn from ``np.random.default_rng(config.seed)``, so that chunk boundaries move
+    from epoch to epoch. Stops at the first non-finite loss or gradient (reported in
+    History.diverged_at)."""
     history = History()
     m = {k: np.zeros_like(v) for k, v in model.params.items()}
     v = {k: np.zeros_like(w) for k, w in model.params.items()}
     beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 0
     start = time.perf_counter()
-    for _ in range(config.epochs):
-        for loss, grads in truncated_bptt(model, ids, config.N, config.T):
-            if config.max_norm is not None:
-                grads, norm = clip_grad_norm(grads, config.max_norm)
+    rng = np.random.default_rng(config.seed)
+    ids = np.asarray(ids)
+    for epoch in range(config.epochs):
+        offset = int(rng.integers(config.bptt)) if epoch > 0 and len(ids) > 2 * config.bptt else 0
+        for loss, grads in truncated_bptt(model, ids[offset:], config.batch_size, config.bptt):
+            if config.clip is not None:
+                grads, norm = clip_grad_norm(grads, config.clip)
             else:
                 _, norm = clip_grad_norm(grads, math.inf)
             history.loss.append(loss)
@@ -327,7 +329,7 @@ def train(model: RNNLM, ids, config: TrainConfig) -> History:
                 model.params[k] = w - config.lr * m_hat / (np.sqrt(v_hat) + eps)
             elapsed = time.perf_counter() - start
             if ((config.max_steps is not None and step >= config.max_steps)
-                    or (config.budget_s is not None and elapsed >= config.budget_s)):
+                    or (config.time_budget is not None and elapsed >= config.time_budget)):
                 break
         else:
             continue
