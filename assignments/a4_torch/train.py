@@ -156,8 +156,8 @@ def train_epoch(model: nn.Module, ids: np.ndarray, optimizer: torch.optim.Optimi
     - "chunk_loss": list of each chunk's mean loss; "grad_norm": list of each chunk's norm
       before clipping (nan when not clipping)
     """
-    # Hint: state = detach_state(state) before each forward; otherwise backward runs through
-    # Hint: every earlier chunk (and fails: their graphs are already freed).
+    # Hint: the state carried into a chunk must not remember how it was computed; otherwise
+    # Hint: backward runs through every earlier chunk (and fails: their graphs are freed).
     raise NotImplementedError("train_epoch: write this part")
 
 
@@ -264,6 +264,7 @@ def fit(model: nn.Module, train_ids: np.ndarray, valid_ids: np.ndarray, config: 
     model.to(device)
     hist = History()
     say = log or (lambda s: None)
-    # Hint: deadline = time.perf_counter() + config.time_budget (when there is one).
+    # Hint: measure the budget with a monotonic clock, from the start of training, and check
+    # Hint: it between chunks as well as between epochs.
     raise NotImplementedError("fit: write this part")
     return hist

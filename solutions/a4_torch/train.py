@@ -180,8 +180,8 @@ def train_epoch(model: nn.Module, ids: np.ndarray, optimizer: torch.optim.Optimi
       before clipping (nan when not clipping)
     """
     ### BEGIN SOLUTION
-    # HINT: state = detach_state(state) before each forward; otherwise backward runs through
-    # HINT: every earlier chunk (and fails: their graphs are already freed).
+    # HINT: the state carried into a chunk must not remember how it was computed; otherwise
+    # HINT: backward runs through every earlier chunk (and fails: their graphs are freed).
     model.train()
     state = None
     total, count = 0.0, 0
@@ -347,7 +347,8 @@ def fit(model: nn.Module, train_ids: np.ndarray, valid_ids: np.ndarray, config: 
     hist = History()
     say = log or (lambda s: None)
     ### BEGIN SOLUTION
-    # HINT: deadline = time.perf_counter() + config.time_budget (when there is one).
+    # HINT: measure the budget with a monotonic clock, from the start of training, and check
+    # HINT: it between chunks as well as between epochs.
     optimizer, scheduler = make_optimizer(model, config)
     start = time.perf_counter()
     deadline = None if config.time_budget is None else start + config.time_budget
