@@ -35,9 +35,9 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "one_bos": ("pad.trigram", "n-1 <s>"),
     "mkn_single_discount": ("mkn.values", "its own D"),
     "dict_no_eos": ("dict.count_bigram", "end at </s> are missing"),
-    "dict_bos_counted": ("dict.count_trigram", "<s> is never predicted"),
+    "dict_bos_counted": ("dict.count_trigram", "(<s>,) and (<s>, <s>) have count 0"),
     "dict_kn_raw": ("dict.kn_bigram", "continuation counts"),
-    "dict_addk_k_once": ("dict.addk", "k*|V|"),
+    "dict_addk_k_once": ("dict.addk", "grows by k once per word"),
 }
 
 
