@@ -184,7 +184,7 @@ class WindowLM:
         out = list(prompt)
         for _ in range(max_tokens):
             p = self.next_distribution(out)
-            idx = int(rng.choice(len(p), p=p / p.sum()))
+            idx = int(rng.choice(len(p), p=p / p.sum()))  # leak-check: public (lmcore.lm.generate)
             if idx == self.vocab.eos_id:
                 break
             out.append(self.vocab.token(idx))

@@ -538,15 +538,24 @@ def dict_counts_judge(expected, actual):
 MODEL_WORDS = {"mle": "MLE", "addk": "add-k", "kn": "Kneser-Ney"}
 
 
-def _dist_words(e, a, rtol=1e-9):
-    """The first wrong probability in words, with the reference's counts behind it."""
-    want, got = _arr(e["dist"]), a.get("dist")
+def _off(e, a, key, what):
+    """(expected, actual, where they differ) of a float array output, or a message when the
+    output is not an array of the expected shape."""
+    want, got = _arr(e[key]), a.get(key)
     if not isinstance(got, np.ndarray) or got.shape != want.shape:
-        return (f"next_distribution: expected {want.shape[0]} distributions over "
-                f"{want.shape[1]} vocabulary ids, got {J.describe(got)}")
+        return f"{what}: expected an array of shape {want.shape}, got {J.describe(got)}"
     got = _arr(got)
     with np.errstate(invalid="ignore"):
-        bad = ~np.isclose(got, want, rtol=rtol, atol=1e-12)
+        bad = ~(np.isclose(got, want, rtol=1e-9, atol=1e-12) | (got == want))
+    return want, got, bad
+
+
+def _dist_words(e, a):
+    """The worst wrong probability in words, with the reference's counts behind it."""
+    off = _off(e, a, "dist", "next_distribution (one row per context, one column per id)")
+    if isinstance(off, str):
+        return off
+    want, got, bad = off
     if not bad.any():
         return None
     with np.errstate(invalid="ignore"):
@@ -576,13 +585,11 @@ def _sums_words(e, a):
 
 
 def _edges_words(e, a):
-    want, got = _arr(e["logprobs"]), a.get("logprobs")
-    if not isinstance(got, np.ndarray) or got.shape != want.shape:
-        return (f"logprobs of the test sentences: expected {len(want)} values (every word and "
-                f"one </s> a sentence), got {J.describe(got)}")
-    got = _arr(got)
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.isclose(got, want, rtol=1e-9, atol=1e-12) | (got == want))
+    off = _off(e, a, "logprobs", "logprobs of the test sentences (every word and one </s> "
+                                 "a sentence)")
+    if isinstance(off, str):
+        return off
+    want, got, bad = off
     if bad.any():
         i = int(np.argmax(bad))
         return (f"ln {e['events'][i]}: expected {want[i]:.6g}, got {got[i]:.6g} ({int(bad.sum())} "
