@@ -241,7 +241,7 @@ def inputs_unchanged(sub, rng, corpus: str = "sam", n: int = 3):
     out["count_ngrams"] = train == keep[0]
     sub.counts.unseen_rate(counts, test, n)
     out["unseen_rate"] = test == keep[2]
-    lm = sub.models.Interpolated(counts).fit(heldout)
+    sub.models.Interpolated(counts).fit(heldout)
     out["fit"] = heldout == keep[1]
     kn = sub.models.KneserNey(counts)
     kn.perplexity(test)
