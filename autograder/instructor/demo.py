@@ -14,8 +14,24 @@ from pathlib import Path
 from rich.console import Console
 
 from autograder.authoring import registry
+from autograder.authoring.declare import load_tests
 from autograder.instructor.release.build import write_release
 from autograder.instructor.verify import verify_assignment
+
+
+def verify_all(names: list[str], console: Console, jobs: int, out: Path) -> list[bool]:
+    """verify every assignment, two at a time (each with ``jobs`` workers): one assignment's
+    serial parts (its reference outputs, the last submissions of its batch, the examples with
+    a budget of their own) then overlap another's batch instead of leaving a core idle. The
+    assignments with the longest batches start first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    longest = sorted(names, key=lambda n: -len(list((registry.KIT_ROOT / "examples" / n).glob(
+        "**/manifest.json"))) * len(load_tests(n)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {n: pool.submit(verify_assignment, registry.get(n), console, jobs=jobs,
+                               out=out / n) for n in longest}
+        return [done[n].result() for n in names]
 
 
 def run_demo(console: Console, out: Path, jobs: int = 2, names: list[str] | None = None) -> int:
@@ -27,8 +43,7 @@ def run_demo(console: Console, out: Path, jobs: int = 2, names: list[str] | None
     console.rule("[bold]1. verify and grade the example submissions")
     for name in names:
         shutil.rmtree(out / "grades" / name, ignore_errors=True)
-    ok = all([verify_assignment(registry.get(n), console, jobs=jobs, out=out / "grades" / n)
-              for n in names])
+    ok = all(verify_all(names, console, jobs, out / "grades"))
     if not ok:
         console.print("[red]verify failed: fix the suite before grading students[/]")
         return 1
