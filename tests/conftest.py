@@ -76,14 +76,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda it: _rank(it.nodeid, order))
 
 
-def pytest_xdist_make_scheduler(config, log):
-    """xdist's load-by-scope scheduling with the groups above as scopes, sent in the order
-    of collection (the sort above), not reordered by their number of tests."""
-    from xdist.scheduler import LoadScopeScheduling
+class _Groups:
+    """The xdist hook, registered only where xdist is (``-p no:xdist`` must still work)."""
 
-    class GroupScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return group_of(nodeid)
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        """xdist's load-by-scope scheduling with the groups above as scopes, sent in the
+        order of collection (the sort above), not reordered by their number of tests."""
+        from xdist.scheduler import LoadScopeScheduling
 
-    config.option.loadscopereorder = False
-    return GroupScheduling(config, log)
+        class GroupScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return group_of(nodeid)
+
+        config.option.loadscopereorder = False
+        return GroupScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Groups(), "lmkit-test-groups")

@@ -93,6 +93,9 @@ def _vm_size() -> int:
 
 
 _SKIP = frozenset(("__warningregistry__", "__dict__", "__weakref__"))
+# What the tamper check calls, bound now: graded code that replaces builtins.any or
+# builtins.vars must not blind the check that looks for exactly that.
+_any, _map, _zip, _vars, _setattr, _is_not = any, map, zip, vars, setattr, operator.is_not
 
 
 def _snapshot() -> list:
@@ -123,15 +126,15 @@ def _tampered(restore: bool = False) -> list[str]:
     changed is looked at name by name."""
     changed = []
     for name, owner, keys, values in _SNAPSHOT:
-        live = vars(owner)
-        if not any(map(operator.is_not, map(live.get, keys, repeat(_SKIP)), values)):
+        live = _vars(owner)
+        if not _any(_map(_is_not, _map(live.get, keys, repeat(_SKIP)), values)):
             continue
-        for key, v in zip(keys, values):
+        for key, v in _zip(keys, values):
             if live.get(key, _SKIP) is not v:
                 changed.append(f"{name}.{key}")
                 if restore:
                     try:
-                        setattr(owner, key, v)
+                        _setattr(owner, key, v)
                     except (AttributeError, TypeError):
                         pass
     return changed
