@@ -14,7 +14,6 @@ from pathlib import Path
 from rich.console import Console
 
 from autograder.authoring import registry
-from autograder.authoring.declare import load_tests
 from autograder.instructor.release.build import write_release
 from autograder.instructor.verify import verify_assignment
 
@@ -22,16 +21,15 @@ from autograder.instructor.verify import verify_assignment
 def verify_all(names: list[str], console: Console, jobs: int, out: Path) -> list[bool]:
     """verify every assignment, two at a time (each with ``jobs`` workers): one assignment's
     serial parts (its reference outputs, the last submissions of its batch, the examples with
-    a budget of their own) then overlap another's batch instead of leaving a core idle. The
-    assignments with the longest batches start first."""
+    a budget of their own) then overlap another's batch instead of leaving a core idle. In
+    course order, which starts the two longest batches first (a1's real-split tests, a2's
+    hostile examples)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    longest = sorted(names, key=lambda n: -len(list((registry.KIT_ROOT / "examples" / n).glob(
-        "**/manifest.json"))) * len(load_tests(n)))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = {n: pool.submit(verify_assignment, registry.get(n), console, jobs=jobs,
-                               out=out / n) for n in longest}
-        return [done[n].result() for n in names]
+        done = [pool.submit(verify_assignment, registry.get(n), console, jobs=jobs, out=out / n)
+                for n in names]
+        return [f.result() for f in done]
 
 
 def run_demo(console: Console, out: Path, jobs: int = 2, names: list[str] | None = None) -> int:
