@@ -122,6 +122,7 @@ def _store(outputs: Any, cached: Path) -> None:
     cached.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=cached.parent, prefix=f".{cached.name}-"))
     try:
+        build.chmod(0o755)   # as a folder made with mkdir would be (mkdtemp's is 0700)
         write_outputs(outputs, build)
         try:
             os.rename(build, cached)

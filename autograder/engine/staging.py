@@ -104,12 +104,13 @@ def _compiled_kit() -> Path | None:
     for rel, src in files:
         h.update(rel.encode() + b"\0" + src.read_bytes() + b"\0")
     target = KIT_CACHE / h.hexdigest()[:20]
-    if (target / _COMPLETE).is_file():
-        return target
     try:
+        if (target / _COMPLETE).is_file():
+            return target
         KIT_CACHE.mkdir(parents=True, exist_ok=True)
         build = Path(tempfile.mkdtemp(dir=KIT_CACHE, prefix=".build-"))
         try:
+            build.chmod(0o755)   # readable by every user, as the kit it is copied to
             for rel, src in files:
                 (build / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, build / rel)
@@ -126,6 +127,6 @@ def _compiled_kit() -> Path | None:
         for old in KIT_CACHE.iterdir():
             if old != target and now - old.stat().st_mtime > KIT_CACHE_KEEP_S:
                 shutil.rmtree(old, ignore_errors=True)
-    except OSError:
+        return target if (target / _COMPLETE).is_file() else None
+    except OSError:       # not writable here (another user's checkout): no cache
         return None
-    return target if (target / _COMPLETE).is_file() else None
