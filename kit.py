@@ -4,6 +4,7 @@
     python3 kit.py demo    the instructor pipeline on the bundled examples (verify, release, grade, report)
     python3 kit.py test    the whole test suite (what CI runs), with the slowest tests listed
     python3 kit.py test --fast   everything but sandbox batches, notebooks and platform tools
+                           (both on every core with pytest-xdist; `-n 0` runs them in one process)
     python3 kit.py setup   only create .venv and install the pinned requirements
     python3 kit.py <cmd>   any `python -m autograder` command, e.g. `python3 kit.py check a1`
 
@@ -76,6 +77,16 @@ def ensure_system_packages(py: str) -> None:
     subprocess.call([py, "-m", "autograder", "doctor", "--brief"], cwd=ROOT)
 
 
+def test_workers(args: list[str]) -> list[str]:
+    """pytest-xdist's options: one test process per core (2 to 4), tests that share work kept
+    together and the longest sent first (tests/conftest.py); none when the caller chose
+    (``-n``, ``-p no:xdist``)."""
+    if any(a == "-n" or a.startswith(("-n=", "--numprocesses")) or a == "no:xdist" for a in args):
+        return []
+    n = min(4, max(2, os.cpu_count() or 2))
+    return ["-n", str(n)]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -88,10 +99,11 @@ def main(argv: list[str]) -> int:
     if cmd == "setup":
         return 0
     if cmd == "test":
+        spread = test_workers(rest)
         if "--fast" in rest:
             rest = [a for a in rest if a != "--fast"]
-            return subprocess.call([py, "-m", "pytest", "-q", "-m", "not slow", *rest])
-        return subprocess.call([py, "-m", "pytest", "-q", "--durations=15", *rest])
+            return subprocess.call([py, "-m", "pytest", "-q", *spread, "-m", "not slow", *rest])
+        return subprocess.call([py, "-m", "pytest", "-q", *spread, "--durations=15", *rest])
     if cmd == "demo":
         return subprocess.call([py, "-m", "autograder", "demo", *rest])
     return subprocess.call([py, "-m", "autograder", cmd, *rest])

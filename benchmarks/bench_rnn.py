@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from a3_rnn import lstm_layers, rnn_layers
-from a3_rnn.model import RNNLM
+from a3_rnn.models import RNNLM
 from autograder.suites.a3_rnn.scenarios import torch_scores  # the same oracle the tests use
 from lmcore.vocab import Vocab
 

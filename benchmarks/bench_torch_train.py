@@ -10,8 +10,8 @@ Prints:
   chunks, detach and clipping with torch's clip_grad_norm_), interleaved, and their ratio
   (the overhead of our loop; the target is below 5%);
 - the LSTM's validation perplexity after each epoch (the curve, also saved as a PNG), its
-  test perplexity by ``lmcore.lm.perplexity`` (DESIGN's tokens; ``TorchLM`` reads the test
-  sentences as one stream, as training reads text), and the margin over trigram Kneser-Ney
+  test perplexity by ``lmcore.lm.perplexity`` (the predicted tokens of docs/conventions.md;
+  ``TorchLM`` reads the test sentences as one stream, as training reads text), and the margin over trigram Kneser-Ney
   (a1's, when a1_ngram is importable; else NLTK's 154.3) and over the modified
   Kneser-Ney 5-gram's 146.4.
 """

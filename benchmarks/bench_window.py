@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    from a2_window.model import WindowLM
+    from a2_window.models import WindowLM
     from a2_window.train import TrainConfig, train
     from lmcore.corpus import load_shakespeare
     from lmcore.vocab import Vocab

@@ -35,8 +35,9 @@ class LanguageModel(Protocol):
 
 
 def perplexity(model: LanguageModel, sentences: Sequence[Sequence[str]]) -> float:
-    """exp of the mean negative log-probability over every predicted token (DESIGN's rule:
-    </s> and <unk> included, <s> excluded; a zero probability gives inf)."""
+    """exp of the mean negative log-probability over every predicted token (the course's
+    convention, docs/conventions.md: </s> and <unk> included, <s> excluded; a zero
+    probability gives inf)."""
     from lmcore.metrics import perplexity as ppl_from_logprobs
 
     lp = np.asarray(model.logprobs(sentences), dtype=np.float64)
@@ -47,17 +48,64 @@ def perplexity(model: LanguageModel, sentences: Sequence[Sequence[str]]) -> floa
     return ppl_from_logprobs(lp)
 
 
-def generate(model: LanguageModel, rng: np.random.Generator, max_tokens: int = 30,
-             prompt: Sequence[str] = ()) -> list[str]:
-    """Sample one sentence, token by token, from ``model.next_distribution``.
+def sampling_distribution(p, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """The distribution a token is drawn from: ``p`` reshaped by a temperature and top-k.
 
-    Stops after ``</s>`` (not included in the result) or ``max_tokens`` tokens. The same
-    ``rng`` state gives the same sentence.
+    - temperature t > 0: ``p ** (1 / t)`` renormalised, which is ``softmax(logits / t)`` for
+      any logits whose softmax is ``p`` (below 1: sharper, above 1: flatter); t == 0 is
+      greedy: all the mass on the most likely token (the first one on a tie).
+    - top_k: only the tokens whose probability is at least the k-th largest keep their mass
+      (ties at the k-th value are kept), then renormalise; None keeps every token.
+    Tokens with p == 0 (``<s>``) stay at 0.
+
+    Inputs:
+    - p: (V,) probabilities (need not be normalised; non-negative, finite, not all 0)
+
+    Returns:
+    - q: (V,) float64, sums to one
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 1 or not np.isfinite(p).all() or (p < 0).any() or not p.sum() > 0:
+        raise ValueError("next_distribution must return a (V,) array of finite, non-negative "
+                         f"probabilities with a positive sum; got shape {p.shape}, "
+                         f"sum {p.sum() if p.size else 0.0:.6g}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+    if temperature == 0:
+        q = np.zeros_like(p)
+        q[int(np.argmax(p))] = 1.0
+        return q
+    if top_k is not None and top_k < len(p):
+        kth = np.partition(p, len(p) - top_k)[len(p) - top_k]
+        p = np.where(p >= kth, p, 0.0)
+    if temperature != 1.0:
+        # in log space, shifted by the largest log-probability, so that a small t cannot
+        # underflow every entry to 0 (p ** 10 of p = 1e-40 is 0 in float64)
+        with np.errstate(divide="ignore"):
+            z = np.log(p) / temperature
+        p = np.exp(z - z.max())
+    return p / p.sum()
+
+
+def generate(model: LanguageModel, rng: np.random.Generator, max_tokens: int = 30,
+             prompt: Sequence[str] = (), *, temperature: float = 1.0,
+             top_k: int | None = None) -> list[str]:
+    """Sample one sentence, token by token, from ``model.next_distribution``: the one sampler
+    of the course, for every model (free-running: each drawn token joins the context that
+    the next draw is conditioned on).
+
+    Each token is drawn from ``sampling_distribution(next_distribution(tokens so far),
+    temperature, top_k)`` with ``rng``. Stops after ``</s>`` (not included in the result) or
+    ``max_tokens`` drawn tokens. The same ``rng`` state gives the same sentence.
+
+    Returns: list of str, the prompt's tokens then the drawn ones.
     """
     out = list(prompt)
     for _ in range(max_tokens):
-        p = np.asarray(model.next_distribution(out), dtype=np.float64)
-        idx = int(rng.choice(len(p), p=p / p.sum()))
+        p = sampling_distribution(model.next_distribution(out), temperature, top_k)
+        idx = int(rng.choice(len(p), p=p))
         token = model.vocab.token(idx)
         if token == EOS:
             break

@@ -1,8 +1,8 @@
 """Cross-entropy and perplexity from the log-probabilities of predicted tokens.
 
 Every function takes ``logprobs``: ln p (natural log) of each predicted token, any shape,
-as ``LanguageModel.logprobs`` returns them (DESIGN's rule: ``</s>`` and ``<unk>`` included,
-``<s>`` excluded). A zero probability (ln p = -inf) gives an infinite cross-entropy and
+as ``LanguageModel.logprobs`` returns them (the course's convention, docs/conventions.md:
+``</s>`` and ``<unk>`` included, ``<s>`` excluded). A zero probability (ln p = -inf) gives an infinite cross-entropy and
 perplexity, quietly: an n-gram model without smoothing is expected to do that.
 """
 from __future__ import annotations

@@ -34,6 +34,10 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "logscore_log2": ("logscore.values", "in base 2"),
     "one_bos": ("pad.trigram", "n-1 <s>"),
     "mkn_single_discount": ("mkn.values", "its own D"),
+    "dict_no_eos": ("dict.count_bigram", "end at </s> are missing"),
+    "dict_bos_counted": ("dict.count_trigram", "(<s>,) and (<s>, <s>) have count 0"),
+    "dict_kn_raw": ("dict.kn_bigram", "continuation counts"),
+    "dict_addk_k_once": ("dict.addk", "grows by k once per word"),
 }
 
 
@@ -258,9 +262,55 @@ def test_lmcore_interface_and_seeded_sampling():
     lp = kn.logprobs(SAM)
     assert lp.shape == (sum(len(s) + 1 for s in SAM),)
     assert lmcore_lm.perplexity(kn, SAM) == pytest.approx(kn.perplexity(SAM), rel=1e-12)
-    a = [kn.generate(np.random.default_rng(5)) for _ in range(3)]
+    assert not hasattr(kn, "generate")           # lmcore.lm.generate is the one sampler
+    a = [lmcore_lm.generate(kn, np.random.default_rng(5)) for _ in range(3)]
     b = [lmcore_lm.generate(kn, np.random.default_rng(5)) for _ in range(3)]
-    assert a == b
+    assert a == b and all(set(s) <= set(vocab.itos) for s in a)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_dict_models_agree_exactly_with_the_vectorised_ones(n):
+    """Part one and part two of the reference: the same counts and, on the same floating-point
+    operations in the same order, bit-for-bit the same probabilities."""
+    from a1_ngram import dict_models as D
+    rng = np.random.default_rng(10 + n)
+    sents = _random_corpus(rng, n_sent=50)
+    vocab = Vocab.build(sents, min_count=2)
+    dc, vc = D.dict_counts(sents, n, vocab), count_ngrams(sents, n, vocab)
+    grams, ctx = _dict_counts(sents, n, vocab)
+    for k in range(1, n + 1):
+        assert dc.ngram_counts[k] == grams[k] and dc.context_counts[k] == ctx[k]
+    test = _random_corpus(rng, n_sent=10) + [[]]
+    for d, v in ((D.DictMLE(dc), M.MLE(vc)), (D.DictAddK(dc, k=0.3), M.AddK(vc, k=0.3)),
+                 (D.DictKneserNey(dc, discount=0.6), M.KneserNey(vc, discount=0.6))):
+        for h in ([], ["w1"], ["w2", "w3"], ["zzz", "w1", "w0"]):
+            assert (d.next_distribution(h) == v.next_distribution(h)).all()
+            assert d.score("w1", h) == v.score("w1", h) and d.score("<s>", h) == 0
+        assert (d.logprobs(test) == v.logprobs(test)).all()
+        assert d.perplexity(test) == pytest.approx(v.perplexity(test), rel=1e-13)
+        assert d.next_distribution(["w1"]).sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_sampling_draws_check_passes_honest_samplers_and_fails_others():
+    """The statistical part of the sampling tests: honest draws pass at every seed tried (the
+    bound misses with probability 1e-9), draws from another distribution fail."""
+    from autograder.suites.a1_ngram.public import _draws_judge, tv_bound
+    p = np.array([0.0, 0.5, 0.2, 0.1, 0.1, 0.05, 0.05])
+    words = [f"w{i}" for i in range(len(p))]
+
+    def actual(draws):
+        return {"dist": p[None, :], "draws": draws[None, :], "words": words, "contexts": [""]}
+    for seed in range(200):
+        draws = np.bincount(np.random.default_rng(seed).choice(len(p), 1500, p=p),
+                            minlength=len(p))
+        assert _draws_judge(None, actual(draws)).passed, seed
+    q = np.array([0.0, 0.3, 0.3, 0.1, 0.1, 0.1, 0.1])     # total variation 0.2 from p
+    assert 0.5 * np.abs(p - q).sum() > 1.5 * tv_bound(p, 1500)
+    draws = np.bincount(np.random.default_rng(0).choice(len(q), 1500, p=q), minlength=len(q))
+    v = _draws_judge(None, actual(draws))
+    assert not v.passed and "more than chance allows" in v.message
+    draws[0] = 1                                              # a word of probability 0
+    assert "probability 0" in _draws_judge(None, actual(draws)).message
 
 
 def test_measurements_on_the_sam_corpus():
@@ -298,5 +348,7 @@ def test_notebook_runs_in_fast_mode(tmp_path):
     text = run_notebook(SOLUTION / "a1_ngram.ipynb", timeout=120, source=(
         f"MAX_ORDER = 3\nFAST = True\nSEED = 0\nFIGURES = {str(tmp_path / 'figures')!r}\n"))
     assert "Kneser-Ney" in text and "lmcore.lm.perplexity agrees" in text
+    assert "dict and vectorised models agree: largest difference 0 " in text
+    assert "the same perplexity: True" in text
     assert_checks_pass(text, A1)
     assert (tmp_path / "figures" / "a1_perplexity.png").exists()

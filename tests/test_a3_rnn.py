@@ -24,7 +24,7 @@ for p in (str(ROOT), str(ROOT / "solutions")):
 torch = pytest.importorskip("torch")
 
 from a3_rnn import clipping, lstm_layers, rnn_layers  # noqa: E402
-from a3_rnn.model import RNNLM, grad_norm_vs_distance, truncated_bptt  # noqa: E402
+from a3_rnn.models import RNNLM, TrainConfig, grad_norm_vs_distance, train, truncated_bptt  # noqa: E402
 from autograder.authoring import registry as asg  # noqa: E402
 from autograder.instructor.examples import list_examples  # noqa: E402
 from autograder.authoring.declare import load_tests  # noqa: E402
@@ -211,8 +211,29 @@ def test_language_model_interface_and_sampling():
     for idx in (model.start_id, vocab["the"]):
         q, state = model.step(np.array([idx]), state)
     assert np.allclose(p, q[0], rtol=1e-12, atol=0)
-    for seed in range(3):
-        assert model.sample(np.random.default_rng(seed)) == generate(model, np.random.default_rng(seed))
+    for seed in range(3):   # lmcore's sampler over the model: one seed, one sentence
+        a = generate(model, np.random.default_rng(seed), max_tokens=15)
+        assert a == generate(model, np.random.default_rng(seed), max_tokens=15)
+        assert len(a) <= 15 and "<s>" not in a and "</s>" not in a
+
+
+def test_train_config_vocabulary_and_epoch_offsets():
+    """batch_size/bptt/clip/time_budget/seed drive the loop: one epoch reads the stream from
+    its start; later epochs start at an offset drawn from config.seed (same seed, same run)."""
+    vocab = Vocab.build(SENTS, min_count=1)
+    ids = stream(SENTS * 4, vocab)
+
+    def run(seed, epochs):
+        model = RNNLM(vocab, np.random.default_rng(0), D=4, H=5)
+        cfg = TrainConfig(batch_size=2, bptt=3, lr=1e-2, clip=1.0, epochs=epochs, seed=seed)
+        return train(model, ids, cfg)
+    one = run(0, 1)
+    assert len(one.loss) == len(list(truncated_bptt(RNNLM(vocab, np.random.default_rng(0), D=4, H=5),
+                                                    ids, 2, 3)))
+    assert one.loss == run(1, 1).loss            # the seed does not touch the first epoch
+    assert run(0, 3).loss == run(0, 3).loss      # reproducible
+    assert run(0, 3).loss != run(1, 3).loss      # later epochs start elsewhere
+    assert max(one.grad_norm) > 0
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

@@ -37,7 +37,7 @@ def ref():
 EXAMPLES = list_examples(A4)
 BUGS = {"state_not_detached", "targets_not_shifted", "loss_summed", "clip_before_backward",
         "temperature_after_softmax", "eval_mode_forgotten", "correct", "partial",
-        "state_kept_across_epochs", "generate_no_eval", "loss_nt_mean", "evaluate_chunk_mean",
+        "state_kept_across_epochs", "next_distribution_no_eval", "loss_nt_mean", "evaluate_chunk_mean",
         "clip_per_tensor"}
 
 
@@ -51,7 +51,7 @@ HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "loss_summed": ("lm_loss.mean", "lm_loss sums"),
     "loss_nt_mean": ("lm_loss.mean", "divided by N*T"),
     "state_kept_across_epochs": ("train_epoch.two_epochs", "state the previous epoch ended in"),
-    "generate_no_eval": ("generate.dropout_model", "call model.eval() in generate"),
+    "next_distribution_no_eval": ("generate.dropout_model", "evaluation mode in next_distribution"),
     "evaluate_chunk_mean": ("evaluate.dropout_and_count", "weight each chunk"),
     "clip_per_tensor": ("clip_grad_norm.random", "scaled by its own factor"),
     "clip_before_backward": ("train_epoch.steps", "clip AFTER"),
@@ -139,7 +139,7 @@ def test_rnn_forward_is_the_lecture_recurrence(ref):
 
 def test_loss_counts_exactly_the_predicted_tokens(ref):
     """Mean over the targets that are not IGNORE, and evaluate counts each word and each </s>
-    once (DESIGN), whatever N and T."""
+    once (the course's convention, docs/conventions.md), whatever N and T."""
     sentences = [s.split() for s in ("a b c", "b", "c a a b", "a")]
     vocab = Vocab.build(sentences, min_count=1)
     ids = stream(sentences, vocab)
@@ -203,17 +203,35 @@ def test_language_model_adapter_reads_one_stream(ref):
 
 def test_sampling_is_reproducible_and_tempered(ref):
     logits = torch.tensor([[2.0, 5.0, 1.0, 0.5, -1.0]], dtype=torch.float64)
-    p1 = ref.generate.next_token_probs(logits, 1.0)
-    p_cold = ref.generate.next_token_probs(logits, 0.5)
+    p1 = ref.sampling.next_token_probs(logits, 1.0)
+    p_cold = ref.sampling.next_token_probs(logits, 0.5)
     assert p1[0, 1] == 0 and p_cold[0, 1] == 0                       # <s> never
     assert p_cold[0, 0] > p1[0, 0]                                   # colder: sharper
-    assert torch.equal(ref.generate.next_token_probs(logits, 0.0)[0],
+    assert torch.equal(ref.sampling.next_token_probs(logits, 0.0)[0],
                        torch.tensor([1.0, 0, 0, 0, 0], dtype=torch.float64))
-    top2 = ref.generate.next_token_probs(logits, 1.0, top_k=2)
+    top2 = ref.sampling.next_token_probs(logits, 1.0, top_k=2)
     assert (top2[0] > 0).tolist() == [True, False, True, False, False]
-    draws = [[int(ref.generate.sample_next(logits, g, 1.3)[0]) for _ in range(50)]
+    draws = [[int(ref.sampling.sample_next(logits, g, 1.3)[0]) for _ in range(50)]
              for g in (torch.Generator().manual_seed(7), torch.Generator().manual_seed(7))]
     assert draws[0] == draws[1] and 1 not in draws[0] and len(set(draws[0])) > 1
+
+
+def test_sentences_come_from_lmcore_generate_over_torchlm(ref):
+    """lmcore's one sampler over TorchLM: next_distribution switches dropout off, so a model
+    handed over in training mode samples reproducibly; temperature 0 is greedy."""
+    from lmcore.lm import generate
+    sentences = [s.split() for s in ("to be or not to be", "the rest is silence", "to sleep")]
+    vocab = Vocab.build(sentences, min_count=1)
+    model = ref.models.init_weights(ref.models.LSTMLM(len(vocab), 6, 6, dropout=0.5).double(),
+                                    torch.Generator().manual_seed(0))
+    lm = ref.models.TorchLM(model, vocab)
+    model.train()
+    a = generate(lm, np.random.default_rng(3), 12, ["to"], temperature=0.8, top_k=4)
+    model.train()
+    assert a == generate(lm, np.random.default_rng(3), 12, ["to"], temperature=0.8, top_k=4)
+    assert not model.training and a[0] == "to" and "<s>" not in a
+    greedy = generate(lm, np.random.default_rng(0), 5, temperature=0.0)
+    assert greedy == generate(lm, np.random.default_rng(1), 5, temperature=0.0)
 
 
 def test_short_training_run_reaches_the_bound(ref):

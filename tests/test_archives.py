@@ -43,17 +43,17 @@ def make_archives(tmp: Path) -> dict[str, Path]:
     z["nested"] = zip_of(tmp / "nested.zip",
                          [(f"home/alice/work/a2_window/{f}", d) for f, d in honest])
     z["zip_slip"] = zip_of(tmp / "zip_slip.zip", [("../../layers.py", SOL["layers.py"]),
-                                                  ("a/../../model.py", SOL["model.py"]),
+                                                  ("a/../../models.py", SOL["models.py"]),
                                                   ("train.py", SOL["train.py"])])
     z["absolute"] = zip_of(tmp / "absolute.zip", [("/etc/layers.py", SOL["layers.py"]),
-                                                  ("C:/model.py", SOL["model.py"]),
+                                                  ("C:/models.py", SOL["models.py"]),
                                                   ("train.py", SOL["train.py"])])
     z["symlink"] = zip_of(tmp / "symlink.zip", [(symlink_info("layers.py"), b"/etc/shadow"),
-                                                ("model.py", SOL["model.py"]),
+                                                ("models.py", SOL["models.py"]),
                                                 ("train.py", SOL["train.py"])])
     # one member of 1.9 MB of zeros: a compression ratio near 1000
     z["bomb_ratio"] = zip_of(tmp / "bomb_ratio.zip", [("layers.py", b"\0" * (19 * 2**20 // 10)),
-                                                      ("model.py", SOL["model.py"]),
+                                                      ("models.py", SOL["models.py"]),
                                                       ("train.py", SOL["train.py"])])
     # 120 members of 2 MB of zeros: 240 MB expanded from a few hundred KB
     z["bomb_total"] = zip_of(tmp / "bomb_total.zip",
@@ -62,7 +62,7 @@ def make_archives(tmp: Path) -> dict[str, Path]:
                              [(f"many/{i}", b"") for i in range(intake.MAX_MEMBERS + 1)] + honest)
     z["duplicates"] = zip_of(tmp / "duplicates.zip",
                              [("layers.py", SOL["layers.py"]), ("v2/layers.py", b"raise SystemExit\n"),
-                              ("model.py", SOL["model.py"]), ("train.py", SOL["train.py"])])
+                              ("models.py", SOL["models.py"]), ("train.py", SOL["train.py"])])
     # an entry whose name is Latin-1 bytes, not UTF-8 (as old Windows zip tools write them):
     # written with an ASCII name of the same length, then patched in the raw bytes
     z["non_utf8"] = zip_of(tmp / "non_utf8.zip", honest + [("notes-XY.txt", b"x")])
@@ -88,8 +88,8 @@ def test_nested_folders_are_found(archives):
     assert sub.fatal is None and sub.files == SOL and not sub.problems
 
 
-@pytest.mark.parametrize("name,refused", [("zip_slip", ["layers.py", "model.py"]),
-                                          ("absolute", ["layers.py", "model.py"]),
+@pytest.mark.parametrize("name,refused", [("zip_slip", ["layers.py", "models.py"]),
+                                          ("absolute", ["layers.py", "models.py"]),
                                           ("symlink", ["layers.py"])])
 def test_escaping_entries_are_refused(archives, name, refused, tmp_path):
     cwd = os.getcwd()
@@ -98,7 +98,7 @@ def test_escaping_entries_are_refused(archives, name, refused, tmp_path):
         sub = load_submission(archives[name], A2)
     finally:
         os.chdir(cwd)
-    assert sub.fatal is None and set(sub.files) == {"layers.py", "model.py", "train.py"} - set(refused)
+    assert sub.fatal is None and set(sub.files) == {"layers.py", "models.py", "train.py"} - set(refused)
     assert sub.files["train.py"] == SOL["train.py"]
     assert any("escapes its folder" in p or "symbolic link" in p for p in sub.problems), sub.problems
     assert list(tmp_path.iterdir()) == [] and not Path("/etc/layers.py").exists()

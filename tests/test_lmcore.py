@@ -422,6 +422,72 @@ def test_lm_generate(v):
         ["the", "cat", "sat"] and prompt == ["the"]
 
 
+
+def test_sampling_distribution_temperature_is_softmax_of_scaled_logits():
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal(7) * 2.0
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    for t in (0.3, 0.8, 1.0, 2.5):
+        z = logits / t
+        want = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        np.testing.assert_allclose(lm.sampling_distribution(p, t), want, rtol=1e-12)
+    # an unnormalised input gives the same distribution; p == 0 stays 0 at any temperature
+    p0 = np.array([0.0, 2.0, 1.0, 1.0])
+    for t in (0.5, 1.0, 3.0):
+        q = lm.sampling_distribution(p0, t)
+        assert q[0] == 0.0 and q.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(lm.sampling_distribution(p0), [0, 0.5, 0.25, 0.25])
+    # a small temperature does not underflow to 0/0
+    q = lm.sampling_distribution(np.array([1e-40, 2e-40, 0.5]), 0.01)
+    assert np.isfinite(q).all() and q[2] == pytest.approx(1.0)
+
+
+def test_sampling_distribution_greedy_and_top_k():
+    p = np.array([0.1, 0.0, 0.3, 0.3, 0.2, 0.1])
+    np.testing.assert_array_equal(lm.sampling_distribution(p, 0.0), [0, 0, 1, 0, 0, 0])  # first max
+    np.testing.assert_allclose(lm.sampling_distribution(p, top_k=1), [0, 0, 0.5, 0.5, 0, 0])  # tie kept
+    np.testing.assert_allclose(lm.sampling_distribution(p, top_k=3), [0, 0, 3 / 8, 3 / 8, 2 / 8, 0])
+    np.testing.assert_allclose(lm.sampling_distribution(p, top_k=4), p)   # both 0.1 tie at the 4th
+    np.testing.assert_allclose(lm.sampling_distribution(p, top_k=100), p)
+    # top-k then temperature: the two kept tokens, sharpened
+    np.testing.assert_allclose(lm.sampling_distribution(np.array([0.5, 0.3, 0.2]), 0.5, top_k=2),
+                               np.array([0.25, 0.09, 0.0]) / 0.34)
+    for bad in (dict(temperature=-1.0), dict(top_k=0)):
+        with pytest.raises(ValueError):
+            lm.sampling_distribution(p, **bad)
+    for bad_p in (np.zeros(3), np.array([0.5, np.nan, 0.5]), np.array([1.0, -0.1]), np.ones((2, 2))):
+        with pytest.raises(ValueError, match="next_distribution must return"):
+            lm.sampling_distribution(bad_p)
+
+
+def test_lm_generate_temperature_and_top_k(v):
+    uniform = UniformLM(v)
+    # greedy on a tie takes the first most likely id; top_k=1 on a uniform model keeps all
+    greedy = lm.generate(uniform, np.random.default_rng(0), max_tokens=5, temperature=0.0)
+    assert greedy == [v.token(int(np.argmax(uniform.next_distribution([]))))] * 5
+    # the draws follow the reshaped distribution: a skewed model sampled hot and cold
+    class Skewed(UniformLM):
+        P = None
+
+        def next_distribution(self, context):
+            return self.P
+
+    m = Skewed(v)
+    m.P = np.zeros(len(v))
+    words = [v[w] for w in ("the", "cat", "sat")]
+    m.P[words] = [0.6, 0.3, 0.1]
+    rng = np.random.default_rng(11)
+    n = 4000
+    for t, k in ((1.0, None), (0.5, None), (2.0, None), (1.0, 2)):
+        want = lm.sampling_distribution(m.P, t, k)
+        first = [lm.generate(m, rng, max_tokens=1, temperature=t, top_k=k)[0] for _ in range(n)]
+        got = np.array([first.count(v.token(i)) for i in range(len(v))]) / n
+        assert np.abs(got - want).max() < 0.04, (t, k, got, want)   # ~5 standard errors
+        assert (got[want == 0] == 0).all()
+    # the positional signature of a1's helper still works
+    assert lm.generate(ScriptLM(v), np.random.default_rng(0), 2, ["the"]) == ["the", "cat", "sat"]
+
 # -- plotting ------------------------------------------------------------------------------
 def test_plots_write_png(tmp_path):
     path = plotting.plot_curves({"rnn": ([0, 1, 2], [3.0, 2.0, 1.5]), "lstm": ([0, 2], [3, 1])},

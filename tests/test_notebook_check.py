@@ -32,7 +32,7 @@ def test_a_file_name_selects_the_parts_defined_in_it():
     assert parts("a3", "clipping.py") == {"clip_grad_norm", "clip_grad_value", "first_nonfinite"}
     assert parts("a2", "layers.py") == {"affine", "concat", "embedding", "softmax_loss", "tanh"}
     # the stubs define the same names, so a student's folder selects the same tests
-    assert parts("a4", "generate.py", folder="assignments") == parts("a4", "generate.py")
+    assert parts("a4", "sampling.py", folder="assignments") == parts("a4", "sampling.py")
 
 
 def test_an_unknown_name_lists_the_parts():

@@ -55,12 +55,14 @@ class NgramIndex:
         self._grams: list[np.ndarray] = [np.zeros((1, 0), np.int32),
                                          np.arange(self.V, dtype=np.int32)[:, None]]
         code = stream.copy()                            # level-1 code of the 1-gram at p
+        self._at: list[np.ndarray | None] = [None, code]
         for k in range(2, self.max_order + 1):
             starts = np.nonzero(left >= k)[0]
             raw = code[starts] * self.V + stream[starts + k - 1]
             keys, inverse = np.unique(raw, return_inverse=True)
             code = np.full(len(stream), -1, np.int64)
             code[starts] = inverse
+            self._at.append(code)
             prefix = self._grams[k - 1][keys // self.V]
             self._keys.append(keys)
             self._grams.append(np.column_stack([prefix, (keys % self.V).astype(np.int32)]))
@@ -73,6 +75,15 @@ class NgramIndex:
     def grams(self, k: int) -> np.ndarray:
         """The k-gram of every level-k code, as ids: (size(k), k) int32, row = code."""
         return self._grams[k]
+
+    def position_codes(self, k: int) -> np.ndarray:
+        """Level-k code of the k-gram that *starts* at each position of the sequences laid
+        end to end (the order they were given in): (L,) int64, L = the total length; -1 where
+        fewer than k tokens of its sequence are left. The index computes them while it is
+        built, so reading the codes of every window of a corpus costs nothing more."""
+        if not 1 <= k <= self.max_order:
+            raise ValueError(f"this index holds k-grams up to k={self.max_order}, asked for {k}")
+        return self._at[k]
 
     def prefix_codes(self, k: int) -> np.ndarray:
         """Level-(k-1) code of the first k-1 ids of every level-k code: (size(k),) int64."""

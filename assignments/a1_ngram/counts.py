@@ -55,8 +55,9 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
     Tokens outside ``vocab`` count as ``<unk>``. Build the index from the padded sentences
     as ids (``NgramIndex(seqs, len(vocab), n)``), then, for each order k, count the k-gram
     ending at each predicted position (``ngram_counts[k]``, indexed by the index's level-k
-    codes) and the (k-1)-token context before it (``context_counts[k]``, by level-(k-1)
-    codes). See ``NgramCounts`` for the exact layout.
+    codes: ``index.position_codes(k)`` has the code of the k-gram starting at every position,
+    ``index.lookup`` finds the code of any k-gram) and the (k-1)-token context before it
+    (``context_counts[k]``, by level-(k-1) codes). See ``NgramCounts`` for the exact layout.
 
     Inputs:
     - sentences: list of S sentences, each a list of tokens without padding (not modified)
@@ -66,7 +67,8 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
     Returns an ``NgramCounts``.
     """
     # Hint: pad each sentence with pad(sentence, n) and turn it into ids with vocab.encode.
-    # Hint: np.bincount(codes, minlength=index.size(k)) counts codes in one call.
+    # Hint: np.bincount(codes, minlength=index.size(k)) counts codes in one call; a context's
+    # Hint: count is the sum of the counts of the k-grams that extend it (index.prefix_codes).
     raise NotImplementedError("count_ngrams: write this part")
 
 

@@ -17,7 +17,10 @@ import numpy as np
 
 @dataclass
 class TrainConfig:
-    """One training run. Steps are minibatch updates; an epoch is one pass over the windows."""
+    """One training run. Steps are minibatch updates; an epoch is one pass over the windows.
+
+    ``batch_size``, ``lr``, ``time_budget`` and ``seed`` mean what they mean in a3's and a4's
+    TrainConfig (a window LM has no ``bptt`` and no ``clip``)."""
     max_steps: int = 1000          # length of the run, and the horizon of the schedule
     batch_size: int = 128          # N, windows per minibatch
     optimizer: str = "adam"        # "adam" or "sgd"
@@ -29,7 +32,8 @@ class TrainConfig:
     eps: float = 1e-8
     eval_every: int = 100          # steps between evaluations on valid (and at the last step)
     eval_windows: int = 4096       # valid windows used per evaluation (the first ones)
-    budget_seconds: float | None = None  # stop early when the wall clock passes this
+    time_budget: float | None = None  # seconds of training in all (None: no limit)
+    seed: int = 0                  # the minibatch order, when train is given no rng
 
 
 # -- learning-rate schedule ---------------------------------------------------------------------
@@ -91,26 +95,27 @@ def evaluate(model, contexts, targets, batch_size: int = 1024) -> float:
     """Mean negative log-likelihood (nats per token) of targets (M,) given contexts (M, C)."""
     total = 0.0
     for start in range(0, len(targets), batch_size):
-        logp = model.log_probs(contexts[start:start + batch_size])
+        logp = model.window_log_probs(contexts[start:start + batch_size])
         total -= logp[np.arange(len(logp)), targets[start:start + batch_size]].sum()
     return total / len(targets)
 
 
 def train(model, train_sentences, valid_sentences, config: TrainConfig,
-          rng: np.random.Generator) -> dict:
+          rng: np.random.Generator | None = None) -> dict:
     """Train ``model`` in place by minibatch SGD or Adam and return the learning curve.
 
     Inputs:
-    - model: a2_window.model.WindowLM (its params are updated)
+    - model: a2_window.models.WindowLM (its params are updated)
     - train_sentences, valid_sentences: lists of token lists
     - config: TrainConfig
-    - rng: the only source of randomness (the order of the minibatches, via ``minibatches``)
+    - rng: the only source of randomness (the order of the minibatches, via ``minibatches``);
+      None: ``np.random.default_rng(config.seed)``
 
     Each step: take the next minibatch, compute (loss, grads) = model.loss(...), set the learning
     rate lr_at(step, config), and replace each params[k] by its update (sgd_step, or adam_step
     with one AdamState per parameter). Every ``eval_every`` steps and after the last step,
     evaluate on the first ``eval_windows`` valid windows and append one point to the curve.
-    Stop after ``max_steps`` steps, or earlier once ``budget_seconds`` have passed.
+    Stop after ``max_steps`` steps, or earlier once ``time_budget`` seconds have passed.
 
     Returns: the curve, a dict of equal-length lists, one entry per evaluation:
     - "step": updates done so far
@@ -125,6 +130,7 @@ def train(model, train_sentences, valid_sentences, config: TrainConfig,
     valid_contexts, valid_targets = model.windows(valid_sentences)
     valid_contexts = valid_contexts[:config.eval_windows]
     valid_targets = valid_targets[:config.eval_windows]
+    rng = np.random.default_rng(config.seed) if rng is None else rng
     batches = minibatches(len(targets), config.batch_size, rng)
     curve = {"step": [], "train_loss": [], "valid_loss": [], "valid_ppl": [], "lr": [],
              "seconds": []}

@@ -12,12 +12,10 @@ What a transformer changes is the optimiser:
 
 ``make_optimizer`` (provided) builds both, and moves the learning rate after every optimiser
 step (a step hook), so a4's ``train_epoch`` needs no change; ``fit`` (provided) runs a4's
-``fit`` with it. a4's ``fit`` calls ``make_optimizer`` by name, which is what lets a5 hand it
-this one.
+``fit`` with it (a4's ``fit`` takes its optimiser as the ``make_optimizer`` parameter).
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import math
 import time
@@ -103,7 +101,7 @@ def fit(model: nn.Module, train_ids, valid_ids, config, warmup_steps: int = 50,
     """a4's ``fit`` with this module's optimiser (provided).
 
     ``a4_train`` is a4's ``train`` module (default: ``import a4_torch.train``, your a4 beside
-    this package); its ``make_optimizer`` is replaced for the duration of the call. The total
+    this package); its ``fit`` gets this module's optimiser as ``make_optimizer``. The total
     number of steps for the cosine is ``config.epochs`` epochs of chunks (``config.max_chunks``
     per epoch at most). Other keyword arguments go to a4's ``fit``. Returns its History.
     """
@@ -114,16 +112,6 @@ def fit(model: nn.Module, train_ids, valid_ids, config, warmup_steps: int = 50,
     if config.max_chunks is not None:
         per_epoch = min(per_epoch, config.max_chunks)
     total = max(1, per_epoch * config.epochs)
-    with _replaced(a4, "make_optimizer",
-                   lambda m, c: make_optimizer(m, c, total, warmup_steps, min_lr)):
-        return a4.fit(model, train_ids, valid_ids, config, **kwargs)
-
-
-@contextlib.contextmanager
-def _replaced(module, name: str, value):
-    saved = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, saved)
+    return a4.fit(model, train_ids, valid_ids, config,
+                  make_optimizer=lambda m, c: make_optimizer(m, c, total, warmup_steps, min_lr),
+                  **kwargs)

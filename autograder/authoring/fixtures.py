@@ -65,3 +65,49 @@ def gradients(rng: np.random.Generator, shapes: Sequence[tuple], scale: float = 
 
 
 INF, NAN = math.inf, math.nan
+
+
+def generate_draws(model, rng: np.random.Generator, n: int = 1500, prompt: Sequence[str] = (),
+                   temperature: float = 1.0, top_k: int | None = None) -> dict:
+    """What ``lmcore.lm.generate`` draws from ``model``, for a statistical judge
+    (``judges.draws_follow``): ``n`` sentences of at most two tokens after ``prompt``.
+
+    Returns:
+    - "draws": {"counts": (2, V), "probs": (2, V)}: row 0 counts the first token drawn (an id
+      of ``</s>`` when the sentence ended at once), row 1 the second one among the sentences
+      that went on; "probs" are the model's own distributions of the same two draws (row 1
+      the mixture over the first token, renormalised without ``</s>``), as lmcore.lm.generate
+      reshapes them. The judge counts the student's draws against the reference's probs.
+    - "reproducible": the first five sentences again from the same generator state are equal
+    - "p_first": the model's next_distribution(prompt) itself (for hints)
+    """
+    from lmcore.lm import generate, sampling_distribution
+
+    vocab = model.vocab
+    V, eos = len(vocab), vocab.eos_id
+    prompt = list(prompt)
+    state = rng.bit_generator.state
+    first = [generate(model, rng, 2, prompt, temperature=temperature, top_k=top_k)
+             for _ in range(5)]
+    rng.bit_generator.state = state
+    again = [generate(model, rng, 2, prompt, temperature=temperature, top_k=top_k)
+             for _ in range(5)]
+    counts = np.zeros((2, V), dtype=np.int64)
+    for k in range(n):
+        out = first[k] if k < 5 else generate(model, rng, 2, prompt, temperature=temperature,
+                                               top_k=top_k)
+        drawn = out[len(prompt):]
+        counts[0, vocab[drawn[0]] if drawn else eos] += 1
+        if drawn:
+            counts[1, vocab[drawn[1]] if len(drawn) > 1 else eos] += 1
+    p_first = np.asarray(model.next_distribution(prompt), dtype=np.float64)
+    q1 = sampling_distribution(p_first, temperature, top_k)
+    q2 = np.zeros(V)
+    for w in np.flatnonzero(q1):
+        if w != eos:
+            q2 += q1[w] * sampling_distribution(
+                model.next_distribution(prompt + [vocab.token(int(w))]), temperature, top_k)
+    q2 = q2 / q2.sum() if q2.sum() > 0 else q2
+    return {"draws": {"counts": counts, "probs": np.stack([q1, q2]),
+                      "tokens": [vocab.token(i) for i in range(V)]},
+            "reproducible": first == again, "p_first": p_first}

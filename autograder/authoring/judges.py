@@ -379,6 +379,75 @@ def all_of(*parts: Callable[[Any, Any], Verdict]) -> Callable[[Any, Any], Verdic
     return judge
 
 
+def _chi2_quantile(df: int, z: float) -> float:
+    """Wilson-Hilferty: the chi-square quantile whose standard-normal equivalent is ``z``
+    (accurate to a few percent for df >= 1, which is plenty for a threshold this far out)."""
+    a = 2.0 / (9.0 * df)
+    return df * max(0.0, 1.0 - a + z * math.sqrt(a)) ** 3
+
+
+def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None):
+    """Statistical self-check of a sampler: the counts it drew follow the reference's
+    probabilities.
+
+    Judges one value of the form ``{"counts": (R, V) ints, "probs": (R, V) floats}`` (and
+    optionally "tokens", the V names used in messages), R distributions: ``actual["counts"][r]`` are the student's draws from distribution r and
+    ``expected["probs"][r]`` the reference's probabilities of it. One chi-square test over all
+    rows (cells whose expected count is below 5 pooled within each row), failing when the
+    statistic passes the quantile whose normal equivalent is ``z`` (z = 5: an honest sampler
+    fails at about one seed in 3 million, so at the test's fixed seed, where verify proves the
+    reference passes, it passes for good), and at once when a token of probability 0 is drawn. ``labels`` name the rows in messages.
+    """
+    def judge(expected, actual):
+        try:
+            counts = np.asarray(actual["counts"], dtype=np.float64)
+            probs = np.asarray(expected["probs"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            return Verdict(0.0, f"expected counts of draws, got {describe(actual)}")
+        if counts.shape != probs.shape or counts.ndim != 2:
+            return Verdict(0.0, f"counts of draws of shape {counts.shape}; expected {probs.shape}")
+        tokens = actual.get("tokens")
+        tokens = tokens if isinstance(tokens, list) and len(tokens) == probs.shape[1] else None
+
+        def tok(i):
+            return f"id {i} ({tokens[i]!r})" if tokens and isinstance(tokens[i], str) else f"id {i}"
+        stat, df, worst = 0.0, 0, None
+        for r, (o, p) in enumerate(zip(counts, probs)):
+            name = labels[r] if labels else f"distribution {r}"
+            n = o.sum()
+            if n == 0:
+                continue
+            impossible = np.flatnonzero((p <= 0) & (o > 0))
+            if len(impossible):
+                i = int(impossible[0])
+                return Verdict(0.0, f"{name}: {tok(i)} was drawn {int(o[i])} times in {int(n)} "
+                                    "draws but has probability 0")
+            e = n * p / p.sum()
+            big = e >= 5
+            oo, ee = list(o[big]), list(e[big])
+            if (~big).any() and e[~big].sum() > 0:
+                oo.append(o[~big].sum())
+                ee.append(e[~big].sum())
+            oo, ee = np.array(oo), np.array(ee)
+            stat += float(((oo - ee) ** 2 / ee).sum())
+            df += len(ee) - 1
+            tv = 0.5 * float(np.abs(o / n - p / p.sum()).sum())
+            i = int(np.argmax(np.abs(o / n - p / p.sum())))
+            if worst is None or tv > worst[0]:
+                worst = (tv, name, i, o[i] / n, p[i] / p.sum(), int(n))
+        if df == 0:
+            return Verdict(1.0)
+        limit = _chi2_quantile(df, z)
+        if stat <= limit:
+            return Verdict(1.0)
+        tv, name, i, got, want = worst[:5]
+        return Verdict(0.0, f"the draws do not follow the expected distribution: chi-square "
+                            f"{stat:.1f} on {df} degrees of freedom (an honest sampler stays "
+                            f"below {limit:.1f}); worst {name}: total variation {tv:.3f} over "
+                            f"{worst[5]} draws, {tok(i)} drawn with frequency {got:.3f} where "
+                            f"its probability is {want:.3f}")
+    return judge
+
 def isclose(a, b, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
     """For hint conditions: do two plain values match within tolerance?"""
     try:

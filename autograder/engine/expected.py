@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,24 @@ def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
         for t in todo:
             expected[t.name] = outputs[t.name]
             if t.visibility == "hidden":
-                cached = CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}"
-                cached.mkdir(parents=True, exist_ok=True)
-                write_outputs(outputs[t.name], cached)
+                _store(outputs[t.name],
+                       CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}")
     return expected
+
+
+def _store(outputs: Any, cached: Path) -> None:
+    """Write ``outputs`` to ``cached`` whole or not at all: built in a folder of its own and
+    renamed, so two graders filling the cache at once (parallel test workers, a grade beside a
+    verify) never read or write each other's half-written files."""
+    import shutil
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=cached.parent, prefix=f".{cached.name}-"))
+    try:
+        build.chmod(0o755)   # as a folder made with mkdir would be (mkdtemp's is 0700)
+        write_outputs(outputs, build)
+        try:
+            os.rename(build, cached)
+        except OSError:   # another grader stored the same outputs first
+            pass
+    finally:
+        shutil.rmtree(build, ignore_errors=True)

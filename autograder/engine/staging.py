@@ -48,13 +48,85 @@ PUBLIC_KIT_EXCLUDE = ("hidden.py", "__pycache__", ".cache", "expected", "instruc
 
 def public_kit(dest: Path) -> Path:
     """Copy lmcore/ and autograder/ without hidden suites or caches into ``dest`` (world-
-    readable) for the sandbox to mount read-only. Returns ``dest``."""
-    def ignore(folder, names):
-        return [n for n in names if n in PUBLIC_KIT_EXCLUDE or n.endswith(".pyc")]
-    for pkg in ("lmcore", "autograder"):
-        shutil.copytree(KIT_ROOT / pkg, dest / pkg, ignore=ignore, dirs_exist_ok=True)
+    readable) for the sandbox to mount read-only. Returns ``dest``.
+
+    The copy comes with its bytecode: the kit's files change only with the kit, so they are
+    compiled once into ``.cache/kit/<hash of their bytes>/`` and every kit after that is copied
+    from there (timestamps kept, so the bytecode stays valid), and no worker compiles them again.
+    Where that cache cannot be written the files are copied without bytecode."""
+    compiled = _compiled_kit()
+    if compiled is not None:
+        try:
+            shutil.copytree(compiled, dest, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(_COMPLETE))
+        except OSError:          # pruned under us by a kit of another version: copy the sources
+            compiled = None
+    if compiled is None:
+        for rel, src in _kit_files():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest / rel)
     for root, dirs, files in os.walk(dest):
         os.chmod(root, 0o755)
         for f in files:
             os.chmod(os.path.join(root, f), 0o644)
     return dest
+
+
+KIT_CACHE = KIT_ROOT / ".cache" / "kit"
+_COMPLETE = ".complete"
+KIT_CACHE_KEEP_S = 3600.0   # compiled kits of other versions older than this are removed
+
+
+def _kit_files() -> list[tuple[str, Path]]:
+    """(path relative to the kit, file) of everything the public kit holds."""
+    files = []
+    for pkg in ("lmcore", "autograder"):
+        for root, dirs, names in os.walk(KIT_ROOT / pkg):
+            dirs[:] = sorted(d for d in dirs if d not in PUBLIC_KIT_EXCLUDE)
+            for n in sorted(names):
+                if n not in PUBLIC_KIT_EXCLUDE and not n.endswith(".pyc"):
+                    p = Path(root) / n
+                    files.append((p.relative_to(KIT_ROOT).as_posix(), p))
+    return files
+
+
+def _compiled_kit() -> Path | None:
+    """The public kit with its bytecode, built once per version of its files; None where the
+    cache cannot be written."""
+    import compileall
+    import hashlib
+    import sys
+    import tempfile
+    import time
+
+    files = _kit_files()
+    h = hashlib.sha256(sys.version.encode())
+    for rel, src in files:
+        h.update(rel.encode() + b"\0" + src.read_bytes() + b"\0")
+    target = KIT_CACHE / h.hexdigest()[:20]
+    try:
+        if (target / _COMPLETE).is_file():
+            return target
+        KIT_CACHE.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(dir=KIT_CACHE, prefix=".build-"))
+        try:
+            build.chmod(0o755)   # readable by every user, as the kit it is copied to
+            for rel, src in files:
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, build / rel)
+            if not compileall.compile_dir(build, quiet=2, workers=1):
+                raise OSError("the kit did not compile")
+            (build / _COMPLETE).write_text("")
+            try:
+                os.rename(build, target)   # atomic: a concurrent builder's copy is as good
+            except OSError:
+                pass
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+        now = time.time()
+        for old in KIT_CACHE.iterdir():
+            if old != target and now - old.stat().st_mtime > KIT_CACHE_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        return target if (target / _COMPLETE).is_file() else None
+    except OSError:       # not writable here (another user's checkout): no cache
+        return None

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import operator
 import os
 import signal
 import sys
 import time
 import traceback
+from itertools import repeat
 from pathlib import Path
 
 ERROR_FILE = "error.json"
@@ -90,35 +92,49 @@ def _vm_size() -> int:
     return 0
 
 
+_SKIP = frozenset(("__warningregistry__", "__dict__", "__weakref__"))
+# What the tamper check calls, bound now: graded code that replaces builtins.any or
+# builtins.vars must not blind the check that looks for exactly that.
+_any, _map, _zip, _vars, _setattr, _is_not = any, map, zip, vars, setattr, operator.is_not
+
+
 def _snapshot() -> list:
+    """(name, owner, keys, values) of every protected namespace, as it is before student code."""
     snap = []
+
+    def add(name, owner, namespace):
+        keys = tuple(k for k in namespace if k not in _SKIP)
+        snap.append((name, owner, keys, tuple(namespace[k] for k in keys)))
+
     for name, m in list(sys.modules.items()):
         if m is None or not (name in PROTECTED or name.startswith(PROTECTED_PREFIXES)
                              or name in ("autograder", "lmcore")):
             continue
         live = vars(m)
-        snap.append((name, m, dict(live)))
+        add(name, m, live)
         for key, v in list(live.items()):
             # classes defined in Python in these modules (lmcore.vocab.Vocab, ...)
             if isinstance(v, type) and v.__module__ == name:
-                snap.append((f"{name}.{key}", v, dict(v.__dict__)))
+                add(f"{name}.{key}", v, v.__dict__)
     return snap
 
 
 def _tampered(restore: bool = False) -> list[str]:
     """Names of protected attributes that were replaced or deleted; with ``restore``, put
-    them back (so that the worker's own error report runs on the real builtins)."""
+    them back (so that the worker's own error report runs on the real builtins). Runs after
+    every test: the comparison of each namespace is one pass in C, and only a namespace that
+    changed is looked at name by name."""
     changed = []
-    for name, owner, before in _SNAPSHOT:
-        live = vars(owner)
-        for key, v in before.items():
-            if key in ("__warningregistry__", "__dict__", "__weakref__"):
-                continue
-            if live.get(key, _tampered) is not v:
+    for name, owner, keys, values in _SNAPSHOT:
+        live = _vars(owner)
+        if not _any(_map(_is_not, _map(live.get, keys, repeat(_SKIP)), values)):
+            continue
+        for key, v in _zip(keys, values):
+            if live.get(key, _SKIP) is not v:
                 changed.append(f"{name}.{key}")
                 if restore:
                     try:
-                        setattr(owner, key, v)
+                        _setattr(owner, key, v)
                     except (AttributeError, TypeError):
                         pass
     return changed
@@ -280,8 +296,10 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(cfg.get("cwd") or cfg["stage"])
     # Trusted modules imported once here are inherited by every forked test for free; what
     # a student's package imports (lmcore, importlib.metadata, ...) then costs nothing per test.
-    kit_modules = ["lmcore.vocab", "lmcore.corpus", "lmcore.batching", "lmcore.gradcheck",
-                   "lmcore.metrics", "lmcore.lm", "importlib.metadata"]
+    # numpy.random too: numpy 2 imports it lazily, and run_scenario seeds it in every test
+    # (45 ms a test when each forked child imports it again).
+    kit_modules = ["numpy.random", "lmcore.vocab", "lmcore.corpus", "lmcore.batching",
+                   "lmcore.gradcheck", "lmcore.metrics", "lmcore.lm", "importlib.metadata"]
     for name in [*cfg.get("preload", []), *kit_modules]:
         try:
             importlib.import_module(name)

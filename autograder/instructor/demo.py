@@ -18,6 +18,20 @@ from autograder.instructor.release.build import write_release
 from autograder.instructor.verify import verify_assignment
 
 
+def verify_all(names: list[str], console: Console, jobs: int, out: Path) -> list[bool]:
+    """verify every assignment, two at a time (each with ``jobs`` workers): one assignment's
+    serial parts (its reference outputs, the last submissions of its batch, the examples with
+    a budget of their own) then overlap another's batch instead of leaving a core idle. In
+    course order, which starts the two longest batches first (a1's real-split tests, a2's
+    hostile examples)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = [pool.submit(verify_assignment, registry.get(n), console, jobs=jobs, out=out / n)
+                for n in names]
+        return [f.result() for f in done]
+
+
 def run_demo(console: Console, out: Path, jobs: int = 2, names: list[str] | None = None) -> int:
     t0 = time.monotonic()
     names = names or registry.available()
@@ -27,8 +41,7 @@ def run_demo(console: Console, out: Path, jobs: int = 2, names: list[str] | None
     console.rule("[bold]1. verify and grade the example submissions")
     for name in names:
         shutil.rmtree(out / "grades" / name, ignore_errors=True)
-    ok = all([verify_assignment(registry.get(n), console, jobs=jobs, out=out / "grades" / n)
-              for n in names])
+    ok = all(verify_all(names, console, jobs, out / "grades"))
     if not ok:
         console.print("[red]verify failed: fix the suite before grading students[/]")
         return 1

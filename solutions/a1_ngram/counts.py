@@ -64,8 +64,9 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
     Tokens outside ``vocab`` count as ``<unk>``. Build the index from the padded sentences
     as ids (``NgramIndex(seqs, len(vocab), n)``), then, for each order k, count the k-gram
     ending at each predicted position (``ngram_counts[k]``, indexed by the index's level-k
-    codes) and the (k-1)-token context before it (``context_counts[k]``, by level-(k-1)
-    codes). See ``NgramCounts`` for the exact layout.
+    codes: ``index.position_codes(k)`` has the code of the k-gram starting at every position,
+    ``index.lookup`` finds the code of any k-gram) and the (k-1)-token context before it
+    (``context_counts[k]``, by level-(k-1) codes). See ``NgramCounts`` for the exact layout.
 
     Inputs:
     - sentences: list of S sentences, each a list of tokens without padding (not modified)
@@ -76,7 +77,8 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
     """
     ### BEGIN SOLUTION
     # HINT: pad each sentence with pad(sentence, n) and turn it into ids with vocab.encode.
-    # HINT: np.bincount(codes, minlength=index.size(k)) counts codes in one call.
+    # HINT: np.bincount(codes, minlength=index.size(k)) counts codes in one call; a context's
+    # HINT: count is the sum of the counts of the k-grams that extend it (index.prefix_codes).
     seqs = [np.array(vocab.encode(pad(s, n)), dtype=np.int64) for s in sentences]
     index = NgramIndex(seqs, len(vocab), n)
     stream = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
@@ -87,11 +89,10 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
     ngram_counts: list = [None]
     context_counts: list = [None]
     for k in range(1, n + 1):
-        window = stream[predicted[:, None] - (k - 1) + np.arange(k)]   # (P, k)
-        codes = index.lookup(window)
+        codes = index.position_codes(k)[predicted - (k - 1)]   # k-grams ending at predicted
         ngram_counts.append(np.bincount(codes, minlength=index.size(k)).astype(np.int64))
-        ctx_codes = index.lookup(window[:, :k - 1])
-        context_counts.append(np.bincount(ctx_codes, minlength=index.size(k - 1)).astype(np.int64))
+        context_counts.append(np.bincount(index.prefix_codes(k), weights=ngram_counts[k],
+                                          minlength=index.size(k - 1)).astype(np.int64))
     return NgramCounts(vocab=vocab, order=n, index=index, ngram_counts=ngram_counts,
                        context_counts=context_counts)
     ### END SOLUTION

@@ -8,7 +8,8 @@ Every model is built from an ``NgramCounts`` of order n and defines one vectoris
 
 from which ``NgramModelBase`` (provided) gives ``score(word, context)``,
 ``distribution(context)``, ``logprobs(sentences)`` and ``next_distribution(context)``; the
-class ``NgramLM`` below adds ``logscore``, ``perplexity`` and ``generate``.
+class ``NgramLM`` below adds ``logscore`` and ``perplexity``. Sampling is lmcore's, the one
+sampler of the course: ``lmcore.lm.generate(model, rng)`` draws from ``next_distribution``.
 
 Notation: h is the context, h' the context without its first token, c(.) a count from
 ``counts`` (``counts.lookup_counts`` fetches c(h, w) and c(h) for a batch), |V| =
@@ -21,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from lmcore.vocab import EOS
 
 from .base import NgramCounts, NgramModelBase
 
@@ -49,28 +48,6 @@ class NgramLM(NgramModelBase):
         if np.isneginf(lp).any():
             return float("inf")
         return float(np.exp(-lp.mean()))
-        ### END SOLUTION
-
-    def generate(self, rng: np.random.Generator, max_tokens: int = 30,
-                 prompt: Sequence[str] = ()) -> list[str]:
-        """Sample one sentence, token by token, as ``lmcore.lm.generate`` does.
-
-        At each step take ``p = self.distribution(tokens so far)`` and draw the next id with
-        exactly one call ``rng.choice(len(p), p=p / p.sum())`` (so the same ``rng`` state gives
-        the same sentence, token for token, as the reference). Stop after ``</s>`` (not
-        returned) or after ``max_tokens`` draws. Returns the prompt's tokens then the drawn
-        ones (a new list).
-        """
-        ### BEGIN SOLUTION
-        out = list(prompt)
-        for _ in range(max_tokens):
-            p = self.distribution(out)
-            idx = int(rng.choice(len(p), p=p / p.sum()))  # leak-check: public (lmcore.lm.generate)
-            token = self.vocab.token(idx)
-            if token == EOS:
-                break
-            out.append(token)
-        return out
         ### END SOLUTION
 
 

@@ -5,8 +5,10 @@ Modules (each imported on its own, so a mistake in one costs only the tests that
     layers.py   the layers, cs231n style: embedding, window concatenation, affine, tanh and
                 softmax cross-entropy, each a forward ``(out, cache)`` and a backward
                 ``(dout, cache)``
-    model.py    ``WindowLM``: the network assembled from the layers, its loss and gradients,
-                log-probabilities, perplexity, sampling and lmcore's LanguageModel interface
+    models.py   ``WindowLM``: the network assembled from the layers, its loss and gradients,
+                window and sentence log-probabilities and the next-word distribution:
+                lmcore's LanguageModel interface (lmcore.lm.perplexity and lmcore.lm.generate
+                serve it)
     train.py    minibatch SGD and Adam written by hand, a learning-rate schedule and the
                 training loop that returns the learning curve
 

@@ -9,7 +9,9 @@ Modules (each imported on its own, so a mistake in one costs only the tests that
     train.py     the loss, truncated BPTT with the state detached between chunks, clipping by
                  global norm written by hand (exactly torch's), evaluation, atomic
                  checkpoints, and ``fit``: Adam, learning-rate schedule, early stopping
-    generate.py  greedy, temperature and top-k sampling with a torch.Generator
+    sampling.py  the next token from a batch of logits: temperature, top-k and greedy, drawn
+                 with a torch.Generator (whole sentences: ``lmcore.lm.generate`` over a
+                 ``TorchLM``)
     table.py     the course's final table: every model of a1-a4 on the same test split
 
 Letters used in every docstring: minibatch N, sequence T, embedding E, hidden H, layers L,

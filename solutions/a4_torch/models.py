@@ -181,7 +181,7 @@ def sentence_batch(sentences: Sequence[Sequence[str]], vocab: Vocab):
 
 class TorchLM:
     """Any model with ``forward(inputs, state) -> (logits, state)`` as an
-    ``lmcore.lm.LanguageModel`` (provided).
+    ``lmcore.lm.LanguageModel`` (``logprobs`` provided; ``next_distribution`` is yours).
 
     ``logprobs`` reads the sentences as ONE stream, exactly as training reads text
     (``lmcore.batching.stream``: ``<s>`` once at the very start, never predicted, then each
@@ -192,8 +192,9 @@ class TorchLM:
     the n-gram and window models (each word and each ``</s>`` once, ``<s>`` never), so
     ``lmcore.lm.perplexity`` compares them all; each model uses the context it can.
 
-    ``next_distribution`` (generation) reads one sentence on its own, from the zero state
-    after ``<s>``: the first sentence of a stream, as ``generate.generate`` reads it.
+    ``next_distribution`` (generation: ``lmcore.lm.generate`` calls it after every drawn
+    token) reads one sentence on its own, from the zero state after ``<s>``: the first
+    sentence of a stream.
     """
 
     def __init__(self, model: nn.Module, vocab: Vocab, device: str | torch.device = "cpu",
@@ -224,9 +225,30 @@ class TorchLM:
     @torch.no_grad()
     def next_distribution(self, context: Sequence[str]) -> np.ndarray:
         """(V,) probabilities of the token after ``<s> + context`` from the zero state;
-        0 at ``<s>``."""
+        0 at ``<s>``. ``lmcore.lm.generate`` draws every token of a sentence from it.
+
+        The model may come in training mode (as ``train_epoch`` leaves it): generation runs
+        in evaluation mode, dropout off, so that one context always gives one distribution.
+        ``<s> + context`` is read ``self.chunk`` steps at a time, the state carried (as in
+        ``logprobs``), so that a model with a bounded context (a5's transformer) reads a
+        context of any length.
+
+        Inputs:
+        - context: list of str, the tokens so far (may be empty; OOV words as ``<unk>``)
+
+        Returns:
+        - p: (V,) float64 numpy array that sums to one, 0 at ``<s>``
+        """
+        ### BEGIN SOLUTION
+        # HINT: which mode must a model with dropout be in while it generates? Then read
+        # HINT: <s> + context (sentence_batch gives these inputs) from state None, chunk by
+        # HINT: chunk, and take the prediction-space log-softmax of the LAST position.
         self.model.eval()
-        x, _ = sentence_batch([context], self.vocab)   # x: <s> + context
-        logits, _ = self.model(x.to(self.device), None)
+        x, _ = sentence_batch([context], self.vocab)   # (1, W): <s> + context
+        x, state = x.to(self.device), None
+        for start in range(0, x.shape[1], self.chunk):
+            logits, state = self.model(x[:, start:start + self.chunk], state)
         p = prediction_log_softmax(logits[0, -1].double(), self.vocab.bos_id).exp()
-        return p.cpu().numpy()
+        p = p.cpu().numpy()
+        ### END SOLUTION
+        return p

@@ -1,9 +1,9 @@
 """The course's final table: every model of a1-a4 measured on the same test split.
 
-Every model implements ``lmcore.lm.LanguageModel`` and ``lmcore.lm.perplexity`` applies
-DESIGN's rule to each (every word and every ``</s>`` predicted once, ``<s>`` never, a zero
-probability gives inf), so the numbers compare honestly: the same tokens, the same
-vocabulary, the same split.
+Every model implements ``lmcore.lm.LanguageModel`` and ``lmcore.lm.perplexity`` applies the
+course's convention (docs/conventions.md) to each (every word and every ``</s>`` predicted
+once, ``<s>`` never, a zero probability gives inf), so the numbers compare honestly: the same
+tokens, the same vocabulary, the same split.
 
 ``course_models`` (provided) builds the models of the earlier assignments from the sibling
 packages ``a1_ngram``, ``a2_window`` and ``a3_rnn`` when they can be imported, and says
@@ -89,12 +89,12 @@ def course_models(train: Sequence[Sequence[str]], valid: Sequence[Sequence[str]]
         _try(label, ngram(kind, n), models, notes, log)
 
     def window():
-        model_mod = importlib.import_module("a2_window.model")
+        model_mod = importlib.import_module("a2_window.models")
         train_mod = importlib.import_module("a2_window.train")
         rng = np.random.default_rng(seed)
         model = model_mod.WindowLM(vocab, rng, n_context=3, d_embed=32, d_hidden=128)
-        cfg = train_mod.TrainConfig(max_steps=10**9, budget_seconds=seconds_per_neural_model,
-                                    eval_every=10**9)
+        cfg = train_mod.TrainConfig(max_steps=10**9, time_budget=seconds_per_neural_model,
+                                    eval_every=10**9, seed=seed)
         train_mod.train(model, train, valid, cfg, rng)
         return model
 
@@ -102,11 +102,12 @@ def course_models(train: Sequence[Sequence[str]], valid: Sequence[Sequence[str]]
 
     def numpy_rnn(cell: str):
         def build():
-            model_mod = importlib.import_module("a3_rnn.model")
+            model_mod = importlib.import_module("a3_rnn.models")
             from lmcore.batching import stream
             model = model_mod.RNNLM(vocab, np.random.default_rng(seed), D=64, H=128, cell=cell,
                                     dtype=np.float32)
-            cfg = model_mod.TrainConfig(budget_s=seconds_per_neural_model, epochs=100)
+            cfg = model_mod.TrainConfig(time_budget=seconds_per_neural_model, epochs=100,
+                                        seed=seed)
             model_mod.train(model, stream(train, vocab), cfg)
             return model
         return build

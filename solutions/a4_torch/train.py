@@ -32,6 +32,8 @@ from lmcore.batching import IGNORE, bptt_batches, n_chunks
 
 @dataclass
 class TrainConfig:
+    """One training run; ``batch_size``, ``bptt``, ``clip``, ``lr``, ``time_budget`` and
+    ``seed`` mean what they mean in a2's and a3's TrainConfig (a5 trains with this one)."""
     batch_size: int = 32            # N rows of the stream read side by side
     bptt: int = 35                  # T steps per chunk
     lr: float = 2e-3                # Adam's initial learning rate
@@ -43,6 +45,8 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training in all (None: no limit)
     max_chunks: int | None = None   # chunks per epoch at most (None: the whole stream)
     eval_batch_size: int = 16
+    seed: int | None = 0            # torch's generator at the start of fit: the dropout masks
+                                    # (None: leave it as it is)
 
 
 @dataclass
@@ -176,8 +180,8 @@ def train_epoch(model: nn.Module, ids: np.ndarray, optimizer: torch.optim.Optimi
       before clipping (nan when not clipping)
     """
     ### BEGIN SOLUTION
-    # HINT: state = detach_state(state) before each forward; otherwise backward runs through
-    # HINT: every earlier chunk (and fails: their graphs are already freed).
+    # HINT: the state carried into a chunk must not remember how it was computed; otherwise
+    # HINT: backward runs through every earlier chunk (and fails: their graphs are freed).
     model.train()
     state = None
     total, count = 0.0, 0
@@ -311,7 +315,9 @@ def progress_bar(total: int, description: str, enabled: bool = True):
 
 def fit(model: nn.Module, train_ids: np.ndarray, valid_ids: np.ndarray, config: TrainConfig,
         checkpoint: str | Path | None = None, device: str | torch.device = "cpu",
-        progress: bool = True, log: Callable[[str], None] | None = print) -> History:
+        progress: bool = True, log: Callable[[str], None] | None = print, *,
+        make_optimizer: Callable = make_optimizer, train_epoch: Callable = train_epoch,
+        evaluate: Callable = evaluate) -> History:
     """Train with ``train_epoch``, evaluate on ``valid_ids`` with ``evaluate`` after every
     epoch, and keep the best model.
 
@@ -327,17 +333,22 @@ def fit(model: nn.Module, train_ids: np.ndarray, valid_ids: np.ndarray, config: 
     or when the time budget is spent ("budget"; the epoch cut short is still evaluated).
     At the end, load the best weights back into the model.
 
-    Call ``train_epoch``, ``evaluate``, ``save_checkpoint`` and ``make_optimizer`` by these
-    names (tests replace them to check the loop's logic on its own).
+    The optimiser, the epoch and the evaluation are parameters (keyword-only, this module's
+    functions by default): ``fit`` is the bookkeeping around them, and the same bookkeeping
+    trains other models with other optimisers (a5 passes AdamW with a warm-up and a cosine
+    decay as ``make_optimizer``). Call them by these parameters' names.
 
     Returns: History
     """
     device = torch.device(device)
+    if config.seed is not None:
+        torch.manual_seed(config.seed)
     model.to(device)
     hist = History()
     say = log or (lambda s: None)
     ### BEGIN SOLUTION
-    # HINT: deadline = time.perf_counter() + config.time_budget (when there is one).
+    # HINT: measure the budget with a monotonic clock, from the start of training, and check
+    # HINT: it between chunks as well as between epochs.
     optimizer, scheduler = make_optimizer(model, config)
     start = time.perf_counter()
     deadline = None if config.time_budget is None else start + config.time_budget

@@ -77,7 +77,7 @@ RELEASE_FILES = ("README.md", "requirements.txt", "pytest.ini")
 # The kit's own docs that shipped files refer to: the conventions every docstring assumes, the
 # design, and (named in the shared command line's help) grading on a cluster.
 STUDENT_DOCS = ("docs/conventions.md", "docs/design.md", "docs/cluster.md")
-PLATFORMS = ("gradescope", "nbgrader", "otter")
+EXPORT_TARGETS = ("gradescope", "nbgrader", "otter")
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,9 @@ def _ships(rel: str, names: list[str]) -> bool:
 def render_readme(kit_root: Path, names: list[str], platform: str | None = None) -> str:
     """README.md of the release, from autograder/instructor/release/student_readme.md."""
     template = (kit_root / "autograder" / "instructor" / "release" / "student_readme.md").read_text(encoding="utf-8")
-    if platform is not None and platform not in PLATFORMS:
-        raise ReleaseError(f"unknown platform {platform!r}; one of {', '.join(PLATFORMS)}")
-    keep = PLATFORMS if platform is None else (platform,)
+    if platform is not None and platform not in EXPORT_TARGETS:
+        raise ReleaseError(f"unknown platform {platform!r}; one of {', '.join(EXPORT_TARGETS)}")
+    keep = EXPORT_TARGETS if platform is None else (platform,)
 
     def section(m: re.Match) -> str:
         return m.group(2).strip("\n") + "\n" if m.group(1) in keep else ""

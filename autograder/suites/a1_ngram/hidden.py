@@ -7,8 +7,9 @@ from autograder.authoring import hidden
 
 from .public import (addk_hints, backoff_sum_hint, counts_judge, interp_sum_hint,
                      lambdas_judge, logscore_judge, mkn_formula_judge, mkn_values_judge,
-                     model_test, one_bos_pad_hint, ppl_test, samples_judge, sums_judge,
-                     sums_test, unchanged_judge)
+                     model_test, one_bos_pad_hint, ppl_test, sampling_judge, sums_judge,
+                     sums_test, unchanged_judge, dict_agree_judge, dict_counts_judge,
+                     dict_model_test)
 
 DOGS_CTX = {2: [[], ["the"], ["dog"], ["zebra"]],
             3: [[], ["the"], ["the", "dog"], ["sat", "on"], ["zebra", "the"], ["the", "zebra"]],
@@ -17,6 +18,25 @@ DOGS_CTX = {2: [[], ["the"], ["dog"], ["zebra"]],
 UNK_CTX = [[], ["i"], ["i", "am"], ["do", "not"], ["i", "do"], ["green", "eggs"], ["am", "sam"]]
 
 TESTS = [
+    # part one: counting and estimating with dicts
+    hidden("dict.count_unk", part="dict_counts", points=2, scenario="dict_counting", seed=61,
+           params={"corpus": "sam", "n": 3, "min_count": 2}, judge=dict_counts_judge,
+           description="dict_counts with <unk> a real word (min_count 2)"),
+    hidden("dict.count_fourgram", part="dict_counts", points=2, scenario="dict_counting",
+           seed=62, params={"corpus": "dogs", "n": 4}, judge=dict_counts_judge,
+           description="dict_counts of every order of a 4-gram model"),
+    dict_model_test("dict.mle_dogs", "DictMLE", "mle", 3, corpus="dogs", contexts=DOGS_CTX[3],
+                    seed=63, maker=hidden),
+    dict_model_test("dict.addk_unk", "DictAddK", "addk", 2, kwargs={"k": 2.0}, min_count=2,
+                    contexts=UNK_CTX[:3], seed=64, hints=addk_hints(2.0), maker=hidden),
+    dict_model_test("dict.kn_dogs", "DictKneserNey", "kn", 4, corpus="dogs",
+                    kwargs={"discount": 0.6}, contexts=DOGS_CTX[4], seed=65, maker=hidden),
+    dict_model_test("dict.kn_unk", "DictKneserNey", "kn", 3, points=2, min_count=2,
+                    contexts=UNK_CTX, seed=66, maker=hidden),
+    hidden("dict.agree_dogs", part="agreement", points=3, scenario="dict_agreement",
+           params={"corpus": "dogs", "n": 4, "min_count": 2, "k": 0.2, "discount": 0.9,
+                   "contexts": DOGS_CTX[4]}, judge=dict_agree_judge,
+           description="dict and vectorised models agree (4-grams on 'dogs', <unk>)"),
     hidden("pad.fourgram", part="pad", points=1, scenario="pad_case",
            params={"sentence": ["a", "b"], "n": 4},
            judge=J.fields(pad=J.exact(), unchanged=J.exact(), hints=[one_bos_pad_hint]),
@@ -80,10 +100,11 @@ TESTS = [
              n_test=2000, min_count=2, maker=hidden),
     ppl_test("perplexity.real_backoff", "perplexity", "backoff", 3, corpus="shakespeare",
              n_test=1500, min_count=2, maker=hidden),
-    hidden("generate.backoff_prompt", part="generate", points=2, scenario="generate", seed=36,
-           params={"corpus": "dogs", "n": 3, "model": "backoff", "prompt": ["the"],
-                   "n_samples": 6}, judge=samples_judge,
-           description="seeded samples of a backoff trigram after a prompt"),
+    hidden("sampling.backoff_prompt", part="sampling", points=2, scenario="sampling", seed=36,
+           params={"corpus": "dogs", "n": 3, "model": "backoff",
+                   "prompts": [["the"], ["zebra", "sat"]], "n_samples": 6},
+           judge=sampling_judge,
+           description="a backoff trigram through lmcore.lm.generate, after prompts"),
     hidden("inputs.unchanged_dogs", part="inputs", points=1, scenario="inputs_unchanged",
            params={"corpus": "dogs", "n": 4}, judge=unchanged_judge,
            description="no graded function modifies its inputs (4-gram)"),

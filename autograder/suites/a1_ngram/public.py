@@ -18,6 +18,9 @@ ONE_BOS = ("an order-n model pads with n-1 <s> (two for a trigram): with a singl
 ADDK_NO_V = ("your add-k probabilities equal (c(h,w) + k) / c(h): every one of the |V| words "
              "gets k extra counts, so the denominator must grow by k*|V| too: "
              "(c(h,w) + k) / (c(h) + k*|V|).")
+ADDK_K_ONCE = ("your add-k probabilities equal (c(h,w) + k) / (c(h) + k): each of the |V| words "
+               "after h gets k extra counts, so the denominator grows by k once per word, |V| "
+               "times: (c(h,w) + k) / (c(h) + k |V|).")
 BOS_IN_V = ("your probabilities equal what |V| + 1 gives: <s> is never predicted, so it is not "
             "in the prediction space; |V| = vocab.prediction_size = len(vocab) - 1.")
 KN_RAW = ("the lower-order distribution follows the raw counts: Kneser-Ney's lower orders use "
@@ -91,6 +94,11 @@ def _addk_alt(e, k, extra_v=0, with_v=True):
         return (c_hw + k) / (c_h + (k * V if with_v else 0))
 
 
+def _addk_k_once(e, k):
+    info = e["info"]
+    return (_arr(info["c_hw"]) + k) / (_arr(info["c_h"])[:, None] + k)
+
+
 def addk_hints(k):
     def no_v(e, a):
         rows, cols = _seen_rows(e), _pred_cols(e)
@@ -100,7 +108,11 @@ def addk_hints(k):
     def bos(e, a):
         cols = _pred_cols(e)
         return J.isclose(_arr(a["dist"])[:, cols], _addk_alt(e, k, extra_v=1)[:, cols])
-    return [J.Hint(no_v, ADDK_NO_V), J.Hint(bos, BOS_IN_V)]
+
+    def k_once(e, a):
+        cols = _pred_cols(e)
+        return J.isclose(_arr(a["dist"])[:, cols], _addk_k_once(e, k)[:, cols])
+    return [J.Hint(no_v, ADDK_NO_V), J.Hint(bos, BOS_IN_V), J.Hint(k_once, ADDK_K_ONCE)]
 
 
 def kn_raw_hint(discount=0.75):
@@ -284,13 +296,79 @@ def unchanged_judge(expected, actual):
                      "(list(sentence) + [...], not sentence.append / insert / extend).")
 
 
-def samples_judge(expected, actual):
-    v = J.compare(expected["samples"], actual["samples"], path="samples", exact=True)
-    if v is None and actual["prompt_unchanged"] is True:
-        return J.Verdict(1.0)
-    # No hint: a wrong sample follows from any wrong distribution as much as from the
-    # sampling loop, so nothing here can tell which one the student got wrong.
-    return J.Verdict(0.0, v or "generate modified the prompt it was given")
+def tv_bound(p, draws: int, miss: float = 1e-9) -> float:
+    """The total variation distance between ``draws`` samples of ``p`` and ``p`` itself stays
+    below this bound except with probability ``miss``: its mean is at most
+    0.5 * sum(sqrt(p (1 - p) / draws)) (Jensen), and one draw moves it by at most 1/draws, so
+    it exceeds the mean by t with probability at most exp(-2 draws t**2) (McDiarmid). A fixed
+    seed makes the test deterministic; an honest model passes it with overwhelming odds,
+    whatever the exact sequence of random numbers the sampler asks for."""
+    p = _arr(p)
+    return float(0.5 * np.sqrt(p * (1 - p) / draws).sum() + np.sqrt(np.log(1 / miss) / (2 * draws)))
+
+
+def _draws_judge(expected, actual):
+    """Self-check: the first tokens that lmcore.lm.generate drew from the student's model follow
+    the model's own next_distribution (normalised, as generate normalises it), within
+    ``tv_bound``. Whether that distribution is the reference's is the exact part's question, so
+    this part's verdict never hangs on how close a wrong model happens to come."""
+    dist, counts = _arr(actual["dist"]), np.asarray(actual["draws"])
+    words, ctxs = actual["words"], actual["contexts"]
+    if counts.shape != dist.shape:
+        return J.Verdict(0.0, f"draws: expected counts of shape {dist.shape}, got {counts.shape}")
+    for i, (q, c) in enumerate(zip(dist, counts)):
+        after = repr(ctxs[i]) if ctxs[i] else "the sentence start"
+        if not np.isfinite(q).all() or (q < 0).any() or q.sum() <= 0:
+            return J.Verdict(0.0, f"next_distribution after {after} is not a distribution "
+                                  "(negative, NaN or all zero), so generate cannot sample it")
+        p = q / q.sum()
+        M = int(c.sum())
+        freq = c / max(M, 1)
+        never = np.nonzero((p == 0) & (c > 0))[0]
+        if len(never):
+            w = int(never[0])
+            return J.Verdict(0.0, f"lmcore.lm.generate drew {words[w]!r} {int(c[w])} times in "
+                                  f"{M} draws after {after}, where your next_distribution gives "
+                                  "it probability 0: the distribution must depend on the context "
+                                  "alone")
+        tv = 0.5 * float(np.abs(freq - p).sum())
+        bound = tv_bound(p, M)
+        if tv > bound:
+            w = int(np.argmax(np.abs(freq - p)))
+            return J.Verdict(0.0, f"the first token that lmcore.lm.generate drew from your model "
+                                  f"after {after} ({M} draws) was {words[w]!r} {freq[w]:.1%} of "
+                                  f"the time, where your next_distribution gives it {p[w]:.1%}: "
+                                  f"total variation {tv:.3f} > {bound:.3f}, more than chance "
+                                  "allows; does next_distribution keep state between calls?")
+    return J.Verdict(1.0)
+
+
+def _repeat_judge(expected, actual):
+    if actual["same_samples"] is not True:
+        return J.Verdict(0.0, "two generators with the same seed gave different sentences: "
+                              f"{actual['samples'][:2]}...; next_distribution must depend on "
+                              "the context alone (no state kept between calls, no randomness "
+                              "of its own)")
+    if actual["prompt_unchanged"] is not True:
+        return J.Verdict(0.0, "the prompt given to generate was modified")
+    return J.Verdict(1.0)
+
+
+def sampling_judge(expected, actual):
+    """The model through lmcore.lm.generate: its next_distribution exactly against the
+    reference (1/4), each one a distribution over the prediction space (1/4), the first tokens
+    drawn following that distribution statistically (1/4), the same seed giving the same
+    sentences (1/4). No part depends on the exact random numbers the sampler draws."""
+    parts = [("next_distribution", dist_judge()(expected, actual)),
+             ("sums", sums_judge()(expected, actual)),
+             ("draws", _draws_judge(expected, actual)),
+             ("same seed", _repeat_judge(expected, actual))]
+    score = sum(v.score for _, v in parts) / len(parts)
+    msgs = [v.message for _, v in parts if not v.passed and v.message]
+    right = [name for name, v in parts if v.passed]
+    if msgs and right:
+        msgs.append(J.right_and_wrong(right, [name for name, v in parts if not v.passed]))
+    return J.Verdict(score, "\n".join(msgs), tuple(h for _, v in parts for h in v.hints))
 
 
 # -- modified Kneser-Ney (optional part) -----------------------------------------------------------
@@ -360,7 +438,254 @@ def ppl_test(name, part, model, n, points=2, corpus="sam", kwargs=None, n_test=N
                  description=f"perplexity of {model} order {n} on the {corpus} test sentences")
 
 
+# -- part one: counting and estimating with dicts ------------------------------------------------
+DICT_NO_EOS = ("the n-grams that end at </s> are missing: pad every sentence (pad(sentence, n) "
+               "adds the one </s>) and count the k-gram that ends at every predicted token, the "
+               "</s> included.")
+DICT_BOS = ("<s> is only context, never a predicted token: count a k-gram only when its last "
+            "token comes after the padding, so (<s>,) and (<s>, <s>) have count 0 and each "
+            "context counts the predicted tokens it precedes.")
+DICT_UNK = ("words outside the vocabulary count as <unk>, a real word: map each sentence with "
+            "vocab.map_unk before counting.")
+DICT_KEYS = ("the keys of ngram_counts[k] must be tuples of k tokens, e.g. ('i', 'am'): a list "
+             "cannot be a key and a string 'i am' is not the tuple the models look up.")
+
+
+def _gram(tokens) -> str:
+    return "(" + ", ".join(repr(t) for t in tokens) + ("," if len(tokens) == 1 else "") + ")"
+
+
+def _corpus_words(e) -> str:
+    lines = e["corpus"]
+    shown = " / ".join(lines[:3]) + (" / ..." if len(lines) > 3 else "")
+    return f"counting the {len(lines)} sentences '{shown}' for an order-{e['n']} model"
+
+
+def _count_mismatches(e, a, key, names, what):
+    want, got = np.asarray(e[key]), a.get(key)
+    if not isinstance(got, np.ndarray) or got.shape != want.shape:
+        return f"{what}: expected {len(want)} counts, got {J.describe(got)}"
+    bad = np.nonzero(want != got)[0]
+    if not len(bad):
+        return None
+    lines = [f"{what} of {_gram(e[names][i])}: expected {int(want[i])}, got {int(got[i])}"
+             for i in bad[:3]]
+    more = f" ({len(bad)} of {len(want)} differ)" if len(bad) > 3 else ""
+    return "; ".join(lines) + more
+
+
+def _ends_with(e, a, last, key="ngram_counts", names="ngrams"):
+    want, got = np.asarray(e[key]), np.asarray(a[key])
+    rows = [i for i, g in enumerate(e[names]) if g and g[-1] == last]
+    return want, got, rows
+
+
+def _no_eos(e, a):
+    want, got, rows = _ends_with(e, a, "</s>")
+    rows = [i for i in rows if want[i] > 0]
+    return bool(rows) and all(got[i] == 0 for i in rows)
+
+
+def _bos_counted(e, a):
+    _, got, rows = _ends_with(e, a, "<s>")
+    return any(got[i] > 0 for i in rows)
+
+
+def _one_bos_dict(e, a):
+    n = e["n"]
+    names = [tuple(c) for c in e["contexts"]]
+    both = ("<s>",) * (n - 1)
+    if n < 3 or both not in names:
+        return False
+    i = names.index(both)
+    return e["context_counts"][i] > 0 and a["context_counts"][i] == 0
+
+
+def _unk_missing(e, a):
+    i = [tuple(g) for g in e["ngrams"]].index(("<unk>",))
+    return e["ngram_counts"][i] > 0 and a["ngram_counts"][i] == 0
+
+
+dict_count_hints = [J.Hint(_no_eos, DICT_NO_EOS), J.Hint(_bos_counted, DICT_BOS),
+                    J.Hint(_one_bos_dict, ONE_BOS), J.Hint(_unk_missing, DICT_UNK),
+                    J.Hint(lambda e, a: not all(a["keys_ok"]), DICT_KEYS)]
+
+
+def dict_counts_judge(expected, actual):
+    """Exact counts in words: each wrong count named by its n-gram, one third each for the
+    n-gram counts, the context counts and the number of distinct n-grams of every order."""
+    e, a = expected, actual
+    msgs, score = [], 0.0
+    for key, names, what in (("ngram_counts", "ngrams", "count"),
+                             ("context_counts", "contexts", "context count")):
+        msg = _count_mismatches(e, a, key, names, what)
+        msgs += [msg] if msg else []
+        score += msg is None
+    if a["types"] == e["types"]:
+        score += 1
+    else:
+        msgs.append("; ".join(f"distinct {k}-grams counted: expected {w}, got {g}" for k, (w, g)
+                              in enumerate(zip(e["types"], a["types"]), start=1) if w != g)
+                    or f"distinct n-grams: expected {e['types']}, got {a['types']}")
+    if a["unchanged"] is not True:
+        msgs.append("dict_counts modified the sentences it was given")
+        score = min(score, 2)
+    if msgs:
+        msgs[0] = f"after {_corpus_words(e)}: {msgs[0]}"
+    return J.with_hints(J.Verdict(score / 3, "\n".join(msgs)), dict_count_hints, e, a)
+
+
+MODEL_WORDS = {"mle": "MLE", "addk": "add-k", "kn": "Kneser-Ney"}
+
+
+def _off(e, a, key, what):
+    """(expected, actual, where they differ) of a float array output, or a message when the
+    output is not an array of the expected shape."""
+    want, got = _arr(e[key]), a.get(key)
+    if not isinstance(got, np.ndarray) or got.shape != want.shape:
+        return f"{what}: expected an array of shape {want.shape}, got {J.describe(got)}"
+    got = _arr(got)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isclose(got, want, rtol=1e-9, atol=1e-12) | (got == want))
+    return want, got, bad
+
+
+def _dist_words(e, a):
+    """The worst wrong probability in words, with the reference's counts behind it."""
+    off = _off(e, a, "dist", "next_distribution (one row per context, one column per id)")
+    if isinstance(off, str):
+        return off
+    want, got, bad = off
+    if not bad.any():
+        return None
+    with np.errstate(invalid="ignore"):
+        err = np.where(bad, np.nan_to_num(np.abs(got - want), nan=np.inf), -1.0)
+    i, j = (int(x) for x in np.unravel_index(int(np.argmax(err)), err.shape))  # the worst one
+    info = e["info"]
+    w, h = e["words"][j], e["contexts"][i]
+    hw = f"{h} {w}" if h != "()" else w
+    model = f"the order-{info['n']} {MODEL_WORDS[info['model']]} model of '{info['corpus']}'"
+    return (f"P({w} | {h}) of {model}: expected {want[i, j]:.6g}, got {got[i, j]:.6g} (the "
+            f"reference counted c({hw}) = {int(info['c_hw'][i][j])} and c({h}) = "
+            f"{int(info['c_h'][i])}; {int(bad.sum())} of {bad.size} probabilities differ)")
+
+
+def _sums_words(e, a):
+    p, words = _arr(a["dist"]), e["words"]
+    bos = words.index("<s>")
+    if (p[:, bos] != 0).any():
+        i = int(np.argmax(p[:, bos] != 0))
+        return f"P(<s> | {e['contexts'][i]}) = {p[i, bos]:.3g}: <s> is never predicted"
+    sums = p.sum(axis=1)
+    if not np.allclose(sums, 1.0, rtol=0, atol=1e-9) or (p < 0).any():
+        i = int(np.argmax(np.abs(sums - 1)))
+        return (f"the distribution after {e['contexts'][i]} sums to {sums[i]:.12g}, not 1, "
+                f"over the {p.shape[1] - 1} words of the prediction space")
+    return None
+
+
+def _edges_words(e, a):
+    off = _off(e, a, "logprobs", "logprobs of the test sentences (every word and one </s> "
+                                 "a sentence)")
+    if isinstance(off, str):
+        return off
+    want, got, bad = off
+    if bad.any():
+        i = int(np.argmax(bad))
+        return (f"ln {e['events'][i]}: expected {want[i]:.6g}, got {got[i]:.6g} ({int(bad.sum())} "
+                f"of {len(want)} test tokens differ)")
+    want, got = e["score"], a.get("score")
+    if not isinstance(got, list) or len(got) != len(want):
+        return f"score: expected {len(want)} numbers, got {J.describe(got)}"
+    for pair, w, g in zip(e["pairs"], want, got):
+        if not isinstance(g, (int, float)) or isinstance(g, bool) or not J.isclose(g, w, rtol=1e-9,
+                                                                                   atol=1e-12):
+            return f"score of {pair}: expected {w:.6g}, got {J.fmt(g)}"
+    return None
+
+
+def dict_model_judge(hints=()):
+    """Half for every probability of every context (in words, with the counts behind it), a
+    quarter for sums to one and 0 at <s>, a quarter for the edge cases: ln p of the test
+    sentences (an empty one, unknown words) and the scores of <s> and of unknown words."""
+    def judge(expected, actual):
+        parts = [(2, _dist_words(expected, actual)), (1, _sums_words(expected, actual)),
+                 (1, _edges_words(expected, actual))]
+        score = sum(w for w, msg in parts if msg is None) / 4
+        msgs = [msg for _, msg in parts if msg]
+        return J.with_hints(J.Verdict(score, "\n".join(msgs)), hints, expected, actual)
+    return judge
+
+
+def dict_agree_judge(e, a):
+    """A third for each of MLE, add-k and Kneser-Ney: the student's dict and vectorised
+    versions give the same distributions and the same ln p of the test sentences (rtol
+    1e-12); the reference only says which of the two is right where they differ."""
+    score, msgs = 0.0, []
+    for name in ("mle", "addk", "kn"):
+        mine = a[name]
+        bad = None
+        for key in ("dist", "logprobs"):
+            d, v = _arr(mine["dict"][key]), _arr(mine["vectorised"][key])
+            if d.shape != v.shape:
+                bad = f"{key}: shapes {d.shape} (dict) and {v.shape} (vectorised)"
+                break
+            with np.errstate(invalid="ignore"):
+                off = ~(np.isclose(d, v, rtol=1e-12, atol=1e-15) | (d == v))
+            if off.any():
+                idx = tuple(int(x) for x in np.argwhere(off)[0])
+                ref = _arr(e[name]["dict"][key])[idx]
+                which = ("the dict one" if J.isclose(d[idx], ref, rtol=1e-9)
+                         else "the vectorised one" if J.isclose(v[idx], ref, rtol=1e-9)
+                         else "neither")
+                where = (f"P({e['words'][idx[1]]} | {e['contexts'][idx[0]]})" if key == "dist"
+                         else e["events"][idx[0]])
+                fn = "ln " if key == "logprobs" else ""
+                bad = (f"{fn}{where}: {d[idx]:.6g} (dict) against {v[idx]:.6g} (vectorised); "
+                       f"the reference gives {ref:.6g}, so {which} is right")
+                break
+        if bad is None:
+            score += 1
+        else:
+            msgs.append(f"{MODEL_WORDS[name]}: your two versions disagree at {bad}")
+    return J.Verdict(score / 3, "\n".join(msgs))
+
+
+def dict_model_test(name, part, model, n, points=3, corpus="sam", kwargs=None, seed=0,
+                    contexts=None, hints=(), min_count=1, maker=public):
+    return maker(name, part=part, points=points, scenario="dict_model", seed=seed,
+                 params={"corpus": corpus, "n": n, "model": model, "kwargs": kwargs or {},
+                         "min_count": min_count,
+                         "contexts": contexts if contexts is not None else SAM_CTX[n],
+                         "pairs": DICT_PAIRS},
+                 judge=dict_model_judge(hints),
+                 description=f"dict {MODEL_WORDS[model]} order {n} on '{corpus}': every "
+                             "probability, sums to one, the test sentences' ln p (an empty "
+                             "one and unknown words among them), <s> and <unk>")
+
+
+DICT_PAIRS = [["<s>", []], ["zebra", []], ["<unk>", []], ["</s>", ["zebra"]]]
+
+
 TESTS = [
+    # part one: counting and estimating with dicts (pad and ngrams come first)
+    public("dict.count_bigram", part="dict_counts", points=2, scenario="dict_counting", seed=51,
+           params={"corpus": "sam", "n": 2}, judge=dict_counts_judge,
+           description="dict_counts(sam, 2): every unigram, bigram and context count"),
+    public("dict.count_trigram", part="dict_counts", points=2, scenario="dict_counting",
+           seed=52, params={"corpus": "sam", "n": 3}, judge=dict_counts_judge,
+           description="dict_counts(sam, 3): counts of every order, (<s>, <s>) included"),
+    dict_model_test("dict.mle", "DictMLE", "mle", 2, seed=53),
+    dict_model_test("dict.addk", "DictAddK", "addk", 3, kwargs={"k": 0.5}, seed=54,
+                    hints=addk_hints(0.5)),
+    dict_model_test("dict.kn_bigram", "DictKneserNey", "kn", 2, corpus="frisco",
+                    contexts=FRISCO_CTX, seed=55, hints=[kn_raw_hint()]),
+    dict_model_test("dict.kn_trigram", "DictKneserNey", "kn", 3, points=2, seed=56),
+    public("dict.agree", part="agreement", points=3, scenario="dict_agreement",
+           params={"corpus": "frisco", "n": 3, "contexts": FRISCO_CTX + [["in", "san"]]},
+           judge=dict_agree_judge,
+           description="your dict MLE, add-k and Kneser-Ney give exactly the probabilities of "
+                       "your vectorised ones (trigrams on 'frisco')"),
     # padding and n-grams
     public("pad.bigram", part="pad", points=1, scenario="pad_case",
            params={"sentence": ["i", "am", "sam"], "n": 2}, judge=J.fields(
@@ -424,9 +749,11 @@ TESTS = [
              n_test=2000, min_count=2),
     ppl_test("perplexity.real_kn", "perplexity", "kn", 3, corpus="shakespeare", n_test=2000,
              min_count=2),
-    public("generate.kn", part="generate", points=2, scenario="generate", seed=11,
-           params={"corpus": "sam", "n": 2, "model": "kn"}, judge=samples_judge,
-           description="seeded samples of a KN bigram match the reference token for token"),
+    public("sampling.kn", part="sampling", points=2, scenario="sampling", seed=11,
+           params={"corpus": "sam", "n": 2, "model": "kn", "prompts": [[], ["zebra"]]},
+           judge=sampling_judge,
+           description="a KN bigram through lmcore.lm.generate: next_distribution exactly, "
+                       "the first tokens drawn statistically, the same seed the same sentences"),
     public("inputs.unchanged", part="inputs", points=1, scenario="inputs_unchanged",
            judge=unchanged_judge, description="no graded function modifies its inputs"),
     # optional part, pointed separately: modified Kneser-Ney

@@ -49,8 +49,9 @@ def _shakespeare():
 def _data(corpus: str, min_count: int):
     """(train, heldout, test, vocab) of a named corpus; "shakespeare" is the real split."""
     if corpus == "shakespeare":
-        train, valid, test, vocab = _shakespeare()
-        return [list(s) for s in train], valid, test, vocab
+        # no copy: every test runs in a process of its own (a fork of the warmed worker, or a
+        # fresh worker), so code that modifies its input cannot reach the next test's data
+        return _shakespeare()
     return (_sentences(corpus), _sentences(corpus + "_heldout") if corpus + "_heldout" in CORPORA
             else [], _sentences(corpus + "_test"), _vocab(corpus, min_count))
 
@@ -195,15 +196,36 @@ def perplexity(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = 
     return out
 
 
-def generate(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = None,
-             min_count: int = 1, n_samples: int = 5, max_tokens: int = 20,
-             prompt: list | None = None):
-    """Seeded samples; the same rng stream must give the same tokens as the reference."""
+def sampling(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = None,
+             min_count: int = 1, prompts: list | None = None, n_draws: int = 800,
+             n_samples: int = 5, max_tokens: int = 20):
+    """The model through the course's one sampler, ``lmcore.lm.generate``.
+
+    For each prompt: ``next_distribution(prompt)`` and the counts, over vocabulary ids, of the
+    first token that ``n_draws`` calls of ``generate(lm, rng, max_tokens=1, prompt=prompt)``
+    drew (``</s>`` when the sentence ended at once). Then ``n_samples`` sentences, twice, from
+    two generators with the same seed: a model without hidden state gives the same ones."""
+    from lmcore.lm import generate
+
     train, heldout, _, vocab = _data(corpus, min_count)
     lm = _make(sub, sub.counts.count_ngrams(train, n, vocab), model, dict(kwargs or {}), heldout)
-    p = list(prompt or [])
-    samples = [list(lm.generate(rng, max_tokens=max_tokens, prompt=p)) for _ in range(n_samples)]
-    return {"samples": [" ".join(s) for s in samples], "prompt_unchanged": p == list(prompt or [])}
+    prompts = [list(p) for p in (prompts or [[]])]
+    kept = copy.deepcopy(prompts)
+    dist = np.array([np.asarray(lm.next_distribution(p), dtype=np.float64) for p in prompts])
+    draws = np.zeros((len(prompts), len(vocab)), np.int64)
+    for i, p in enumerate(prompts):
+        for _ in range(n_draws):
+            out = generate(lm, rng, max_tokens=1, prompt=p)
+            draws[i, vocab[out[len(p)]] if len(out) > len(p) else vocab.eos_id] += 1
+    seed = int(rng.integers(2**32))
+    runs = []
+    for _ in range(2):
+        g = np.random.default_rng(seed)
+        runs.append([" ".join(generate(lm, g, max_tokens=max_tokens, prompt=prompts[-1]))
+                     for _ in range(n_samples)])
+    return {"dist": dist, "draws": draws, "words": list(vocab.itos),
+            "contexts": [" ".join(p) for p in prompts], "samples": runs[0],
+            "same_samples": runs[0] == runs[1], "prompt_unchanged": prompts == kept}
 
 
 def inputs_unchanged(sub, rng, corpus: str = "sam", n: int = 3):
@@ -219,7 +241,7 @@ def inputs_unchanged(sub, rng, corpus: str = "sam", n: int = 3):
     out["count_ngrams"] = train == keep[0]
     sub.counts.unseen_rate(counts, test, n)
     out["unseen_rate"] = test == keep[2]
-    lm = sub.models.Interpolated(counts).fit(heldout)
+    sub.models.Interpolated(counts).fit(heldout)
     out["fit"] = heldout == keep[1]
     kn = sub.models.KneserNey(counts)
     kn.perplexity(test)
@@ -266,3 +288,119 @@ def mkn_dist(sub, rng, corpus: str, n: int, min_count: int = 1, contexts: list |
 def warm():
     """Parse the real split once in the worker, before the tests fork (they inherit it)."""
     _shakespeare()
+
+
+# -- part one: counting and estimating with dicts ------------------------------------------------
+def _padded_context(vocab, context, n):
+    """The n-1 tokens before the next word (plain code, the same for every submission)."""
+    tokens = ["<s>"] * (n - 1) + vocab.map_unk(context)
+    return tokens[len(tokens) - (n - 1):] if n > 1 else []
+
+
+def dict_counting(sub, rng, corpus: str, n: int, min_count: int = 1, n_random: int = 8):
+    """dict_counts of a small corpus: the count of every k-gram (k = 1..n) that ends at a
+    predicted token, of the k-grams that end at <s> (never counted), of random k-grams, and of
+    their contexts; the number of distinct k-grams counted; whether the keys are tuples."""
+    train, _, _, vocab = _data(corpus, min_count)
+    kept = copy.deepcopy(train)
+    counts = sub.dict_models.dict_counts(train, n, vocab)
+    grams = {g for s in train for k in range(1, n + 1)
+             for g in _padded_grams(vocab.map_unk(s), n, k)}
+    grams |= {("<s>",) * k for k in range(1, n + 1)}
+    queries = sorted(grams)
+    words = vocab.itos
+    for _ in range(n_random):
+        k = int(rng.integers(1, n + 1))
+        queries.append(tuple(words[int(i)] for i in rng.integers(0, len(words), size=k)))
+    contexts = sorted({g[:-1] for g in queries})
+    table = counts.ngram_counts
+    return {
+        "corpus": [" ".join(s) for s in train], "n": n,
+        "ngrams": [list(q) for q in queries],
+        "ngram_counts": np.array([counts.count(q) for q in queries], dtype=np.int64),
+        "contexts": [list(c) for c in contexts],
+        "context_counts": np.array([counts.context_count(c) for c in contexts], dtype=np.int64),
+        "types": [sum(1 for c in table[k].values() if c > 0) for k in range(1, n + 1)],
+        "keys_ok": [all(isinstance(g, tuple) and len(g) == k and all(isinstance(t, str)
+                                                                      for t in g)
+                        for g in table[k]) for k in range(1, n + 1)],
+        "unchanged": train == kept,
+    }
+
+
+def _make_dict(sub, counts, model: str, kwargs: dict):
+    d = sub.dict_models
+    if model == "mle":
+        return d.DictMLE(counts)
+    if model == "addk":
+        return d.DictAddK(counts, **kwargs)
+    if model == "kn":
+        return d.DictKneserNey(counts, **kwargs)
+    raise ValueError(f"unknown dict model {model!r}")
+
+
+def _events(vocab, sentences, n):
+    """A name for every predicted token of ``sentences``, in the order of ``logprobs``."""
+    out = []
+    for s in sentences:
+        tokens = ["<s>"] * (n - 1) + vocab.map_unk(s) + ["</s>"]
+        for i in range(n - 1, len(tokens)):
+            out.append(f"P({tokens[i]} | {' '.join(tokens[i - n + 1:i]) or '()'}) in the sentence "
+                       f"{' '.join(s)!r}")
+    return out
+
+
+def dict_model(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = None,
+               min_count: int = 1, contexts: list | None = None, n_random: int = 3,
+               pairs: list | None = None):
+    """A dict model's full distribution after each context (seen, unseen, with <unk>, the
+    sentence start, plus ``n_random`` drawn ones), ln p of every token of the test sentences
+    (an empty one and unknown words among them), and the scores of a few (word, context)
+    pairs (<s> and unknown words). ``info`` holds the counts behind each distribution."""
+    train, _, test, vocab = _data(corpus, min_count)
+    counts = sub.dict_models.dict_counts(train, n, vocab)
+    lm = _make_dict(sub, counts, model, dict(kwargs or {}))
+    ctxs = [list(c) for c in (contexts or [])]
+    words = [w for w in vocab.itos if w != "<s>"]
+    for _ in range(n_random):
+        ctxs.append([words[int(i)] for i in rng.integers(0, len(words), size=max(n - 1, 0))])
+    pairs = [(w, list(c)) for w, c in (pairs or [])]
+    padded = [_padded_context(vocab, c, n) for c in ctxs]
+    c_hw = np.array([[counts.count(h + [w]) if w != "<s>" else 0 for w in vocab.itos]
+                     for h in padded], dtype=np.int64)
+    return {
+        "dist": np.array([np.asarray(lm.next_distribution(c), dtype=np.float64) for c in ctxs]),
+        "words": list(vocab.itos), "contexts": [" ".join(h) or "()" for h in padded],
+        "logprobs": np.asarray(lm.logprobs(test), dtype=np.float64),
+        "events": _events(vocab, test, n),
+        "score": [float(lm.score(w, c)) for w, c in pairs],
+        "pairs": [f"P({w} | {' '.join(c) or '(sentence start)'})" for w, c in pairs],
+        "info": {"c_hw": c_hw,
+                 "c_h": np.array([counts.context_count(h) for h in padded], dtype=np.int64),
+                 "V": vocab.prediction_size, "bos": vocab.bos_id, "model": model, "n": n,
+                 "corpus": corpus,
+                 "unigram": np.array([counts.count((w,)) for w in vocab.itos], dtype=np.int64)},
+    }
+
+
+def dict_agreement(sub, rng, corpus: str, n: int, min_count: int = 1,
+                   contexts: list | None = None, k: float = 0.5, discount: float = 0.75):
+    """The student's dict models and vectorised models side by side: MLE, add-k and
+    Kneser-Ney, their distributions after each context and ln p of the test sentences."""
+    train, _, test, vocab = _data(corpus, min_count)
+    dc = sub.dict_models.dict_counts(train, n, vocab)
+    vc = sub.counts.count_ngrams(train, n, vocab)
+    pairs = {"mle": (sub.dict_models.DictMLE(dc), sub.models.MLE(vc)),
+             "addk": (sub.dict_models.DictAddK(dc, k=k), sub.models.AddK(vc, k=k)),
+             "kn": (sub.dict_models.DictKneserNey(dc, discount=discount),
+                    sub.models.KneserNey(vc, discount=discount))}
+    ctxs = [list(c) for c in (contexts or [[]])]
+    out = {"words": list(vocab.itos), "contexts": [" ".join(c) or "()" for c in ctxs],
+           "events": _events(vocab, test, n)}
+    for name, (d, v) in pairs.items():
+        out[name] = {
+            side: {"dist": np.array([np.asarray(m.next_distribution(c), dtype=np.float64)
+                                     for c in ctxs]),
+                   "logprobs": np.asarray(m.logprobs(test), dtype=np.float64)}
+            for side, m in (("dict", d), ("vectorised", v))}
+    return out

@@ -223,6 +223,15 @@ def training_judge(bound_train_ppl=2.5, bound_loss=1.0):
     return J.check(_training_ok(bound_train_ppl, bound_loss))
 
 
+def generate_judge(labels=("the first word", "the second word")):
+    """Draws of lmcore.lm.generate over the student's model, counted against the reference's
+    distributions; reproducible from one seed. (lmcore.lm.generate is given code: what this
+    tests is the model's next_distribution on the contexts that generation builds.)"""
+    return J.fields(weights={"draws": 3, "reproducible": 1},
+                    draws=J.draws_follow(labels=list(labels)), reproducible=J.exact(),
+                    hints=[mask_hint])
+
+
 def unchanged_judge(expected, actual):
     bad = {k: v for k, v in actual.items() if v}
     if not bad:
@@ -304,30 +313,33 @@ TESTS = [
            params={"N": 4, "C": 3, "D": 3, "H": 4}, seed=13, needs_reference=False,
            judge=J.gradcheck(1e-7, hints=[gradcheck_bias_hint]),
            description="every gradient of the model's loss agrees with the numerical gradient"),
-    public("model.log_probs", part="WindowLM.log_probs", points=2, scenario="model_log_probs",
-           params={"N": 6, "C": 3}, seed=14,
+    public("model.window_log_probs", part="WindowLM.window_log_probs", points=2,
+           scenario="model_window_log_probs", params={"N": 6, "C": 3}, seed=14,
            judge=J.fields(logp=J.close(), hints=[mask_hint, axis_hint]),
-           description="log_probs match the reference"),
-    public("model.distribution", part="WindowLM.log_probs", points=1, scenario="model_log_probs",
-           params={"N": 5, "C": 2}, seed=15, needs_reference=False,
+           description="window_log_probs match the reference"),
+    public("model.distribution", part="WindowLM.window_log_probs", points=1,
+           scenario="model_window_log_probs", params={"N": 5, "C": 2}, seed=15,
+           needs_reference=False,
            judge=J.all_of(_rows_sum("p"), J.check(_no_bos, hints=[mask_hint])),
-           description="each row of exp(log_probs) sums to one with p(<s>) = 0"),
-    public("model.overflow", part="WindowLM.log_probs", points=1, scenario="model_overflow",
-           params={"N": 5, "C": 2, "big": 300.0}, seed=16,
+           description="each row of exp(window_log_probs) sums to one with p(<s>) = 0"),
+    public("model.overflow", part="WindowLM.window_log_probs", points=1,
+           scenario="model_overflow", params={"N": 5, "C": 2, "big": 300.0}, seed=16,
            judge=J.fields(logp=J.close(), loss=J.close(), dW2=J.close(),
                           hints=[no_max_hint, axis_hint]),
-           description="log_probs and loss stay finite with logits of about 1e3"),
-    public("model.perplexity", part="WindowLM.perplexity", points=2, scenario="model_perplexity",
+           description="window_log_probs and loss stay finite with logits of about 1e3"),
+    public("model.perplexity", part="WindowLM.logprobs", points=2, scenario="model_perplexity",
            params={"corpus": "tiny_valid", "C": 3}, seed=17,
            judge=J.fields(logprobs=J.close(), perplexity=J.close()),
-           description="logprobs(sentences) (words then </s>, OOV as <unk>) and perplexity"),
+           description="logprobs(sentences) (words then </s>, OOV as <unk>) and "
+                       "lmcore.lm.perplexity over them"),
     public("model.next_distribution", part="WindowLM.next_distribution", points=2,
            scenario="next_distribution", params={"C": 3}, seed=18,
            judge=J.all_of(J.fields(p=J.close()), _rows_sum("p")),
            description="next_distribution after empty, short, long and OOV contexts"),
-    public("model.sample", part="WindowLM.sample", points=1, scenario="sample",
-           params={"n": 3, "max_tokens": 12, "C": 2}, seed=19, judge=J.exact(),
-           description="seeded sampling draws the same sentences as the reference"),
+    public("model.generate", part="WindowLM.next_distribution", points=1,
+           scenario="generate_draws", params={"n": 1500, "C": 2}, seed=19,
+           judge=generate_judge(), description="lmcore.lm.generate over your model draws "
+           "from the reference's distributions (a seeded statistical test) and is reproducible"),
     public("inputs.unchanged", part="inputs", points=1, scenario="inputs_unchanged",
            params={}, seed=20, needs_reference=False, judge=unchanged_judge,
            description="no function modifies its inputs"),

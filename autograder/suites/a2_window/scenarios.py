@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.authoring import fixtures as F
+from lmcore.lm import perplexity
 from lmcore.vocab import Vocab
 
 # A tiny corpus with enough structure for a window LM to learn in a few hundred steps.
@@ -72,7 +74,7 @@ def _window_ids(rng, N, C, V, bos=1):
 def _model(sub, rng, C=3, D=4, H=5, scale=0.5):
     """The submission's WindowLM on the tiny vocabulary, with weights drawn from ``rng``."""
     vocab = _vocab()
-    model = sub.model.WindowLM(vocab, np.random.default_rng(0), n_context=C, d_embed=D,
+    model = sub.models.WindowLM(vocab, np.random.default_rng(0), n_context=C, d_embed=D,
                                d_hidden=H)
     shapes = {"W_emb": (len(vocab), D), "W1": (C * D, H), "b1": (H,), "W2": (H, len(vocab)),
               "b2": (len(vocab),)}
@@ -224,10 +226,10 @@ def model_gradcheck(sub, rng, N=4, C=3, D=3, H=4, scale=0.5):
     return {"analytic": dict(grads), "numeric": numeric}
 
 
-def model_log_probs(sub, rng, N=6, C=3, D=4, H=5, scale=1.0):
+def model_window_log_probs(sub, rng, N=6, C=3, D=4, H=5, scale=1.0):
     model = _model(sub, rng, C, D, H, scale)
     x = _window_ids(rng, N, C, len(model.vocab))
-    logp = model.log_probs(x)
+    logp = model.window_log_probs(x)
     with np.errstate(all="ignore"):
         p = np.exp(np.asarray(logp, dtype=np.float64))
     return {"logp": logp, "p": p, "p_bos": p[:, model.vocab.bos_id]}
@@ -241,18 +243,19 @@ def model_overflow(sub, rng, N=5, C=2, D=3, H=4, big=300.0):
     x = _window_ids(rng, N, C, len(model.vocab))
     y = rng.choice(model.vocab.prediction_ids, size=N)
     with np.errstate(all="ignore"):
-        logp = model.log_probs(x)
+        logp = model.window_log_probs(x)
         loss, grads = model.loss(x, y)
         model.params["W2"] = W2                    # the same windows at ordinary logits
-        small = model.log_probs(x)
+        small = model.window_log_probs(x)
     return {"logp": logp, "loss": loss, "dW2": grads["W2"], "logp_small": small}
 
 
 def model_perplexity(sub, rng, corpus="tiny_valid", C=3, D=4, H=5, scale=1.0):
+    """logprobs(sentences), and lmcore.lm.perplexity over them (the course's one perplexity)."""
     model = _model(sub, rng, C, D, H, scale)
     sentences = _sentences(corpus) + [[]]          # the empty sentence predicts only </s>
     lp = model.logprobs(sentences)
-    return {"logprobs": lp, "perplexity": model.perplexity(sentences)}
+    return {"logprobs": lp, "perplexity": perplexity(model, sentences)}
 
 
 CONTEXTS = [[], ["the"], ["the", "cat"], ["a", "cat", "sat", "on", "the"], ["a", "zebra"]]
@@ -264,11 +267,15 @@ def next_distribution(sub, rng, C=3, D=4, H=5, scale=1.0):
     return {"p": p, "contexts": [" ".join(c) for c in CONTEXTS]}
 
 
-def sample(sub, rng, n=3, max_tokens=12, C=2, D=4, H=5, scale=1.5):
+def generate_draws(sub, rng, n=1500, prompt=(), C=2, D=4, H=5, scale=1.5, temperature=1.0,
+                   top_k=None):
+    """lmcore.lm.generate over the submission's model: the counts of its first two draws
+    (judged against the reference's distributions), reproducibility from one seed."""
     model = _model(sub, rng, C, D, H, scale)
     draw = np.random.default_rng(int(rng.integers(2**31)))
-    return {"samples": [model.sample(draw, max_tokens=max_tokens) for _ in range(n)],
-            "prompted": model.sample(draw, max_tokens=max_tokens, prompt=["the", "cat"])}
+    out = F.generate_draws(model, draw, n, list(prompt), temperature, top_k)
+    out["p_bos"] = out["p_first"][None, model.vocab.bos_id]
+    return out
 
 
 def _same(a, b):
@@ -330,7 +337,7 @@ def inputs_unchanged(sub, rng, N=4, C=3, V=9, D=3, H=4):
     params_before = {k: v.copy() for k, v in model.params.items()}
     ctx_before, tgt_before = ctx.copy(), tgt.copy()
     model.loss(ctx, tgt)
-    model.log_probs(ctx)
+    model.window_log_probs(ctx)
     sentences = _sentences("tiny_valid")
     copy = [list(s) for s in sentences]
     model.logprobs(sentences)
@@ -378,16 +385,16 @@ def training_run(sub, rng, max_steps=300, batch_size=16, optimizer="adam", lr=0.
                  C=2, D=8, H=16):
     T = sub.train
     vocab = _vocab()
-    model = sub.model.WindowLM(vocab, np.random.default_rng(int(rng.integers(2**31))),
+    model = sub.models.WindowLM(vocab, np.random.default_rng(int(rng.integers(2**31))),
                                n_context=C, d_embed=D, d_hidden=H)
     config = T.TrainConfig(max_steps=max_steps, batch_size=batch_size, optimizer=optimizer,
                            lr=lr, warmup_steps=10, eval_every=max_steps // 4,
                            eval_windows=10_000)
     train_sentences = _sentences("tiny")
     valid_sentences = _sentences("tiny_valid")
-    initial = model.perplexity(train_sentences)
+    initial = perplexity(model, train_sentences)
     curve = T.train(model, train_sentences, valid_sentences, config,
                     np.random.default_rng(int(rng.integers(2**31))))
     return {"curve": {k: list(v) for k, v in curve.items()} if isinstance(curve, dict) else curve,
-            "initial_train_ppl": initial, "final_train_ppl": model.perplexity(train_sentences),
-            "final_valid_ppl": model.perplexity(valid_sentences)}
+            "initial_train_ppl": initial, "final_train_ppl": perplexity(model, train_sentences),
+            "final_valid_ppl": perplexity(model, valid_sentences)}

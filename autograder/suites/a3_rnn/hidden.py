@@ -6,7 +6,7 @@ from autograder.authoring import hidden
 from .public import (CLIP_HINTS, GATE_ORDER, LEAKED, LSTM_SEQ_KEYS, MASK_IGNORED,
                      NO_CARRY, NOT_CARRIED, RNN_SEQ_KEYS, RNN_STEP_KEYS, TANH_PREACT, clip_judge,
                      clip_oracle, close_keys, closed_form, grads_close, interface_self, no_leak,
-                     oracle, samples_consistent)
+                     generate_judge, oracle)
 
 TESTS = [
     hidden("rnn_step.backward_large", part="rnn_step_forward/backward", points=2, scenario="rnn_step",
@@ -82,10 +82,10 @@ TESTS = [
     hidden("tbptt.no_gradient_across_chunks_lstm", part="truncated_bptt", points=1,
            scenario="tbptt", seed=130, params={"cell": "lstm", "T": 2},
            needs_reference=False, judge=no_leak()),
-    hidden("sampling.prompt", part="RNNLM.sample", points=1, scenario="sampling", seed=131,
-           params={"cell": "lstm", "prompt": ["the"]},
-           judge=J.all_of(close_keys(("samples",)), samples_consistent())),
-    hidden("interface.lstm", part="LanguageModel interface", points=1, scenario="interface", seed=132,
+    hidden("generate.prompt", part="RNNLM.next_distribution", points=1,
+           scenario="generate_draws", seed=131, params={"cell": "lstm", "prompt": ["the"]},
+           judge=generate_judge()),
+    hidden("interface.lstm", part="RNNLM.next_distribution", points=1, scenario="interface", seed=132,
            params={"cell": "lstm", "corpus": "hills"}, judge=J.all_of(
                interface_self(), close_keys(("logprobs",)))),
     hidden("grad_distance.exploding", part="grad_norm_vs_distance", points=2,

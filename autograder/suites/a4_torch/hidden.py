@@ -87,7 +87,7 @@ TESTS = [
     hidden("fit.tiny_run_rnn", part="fit", points=3, scenario="training_run",
            params={"cell": "rnn", "corpus": "verse", "bound": 1.0, "lr": 0.02, "epochs": 15},
            seed=126, judge=TRAINING_RUN, needs_reference=False, timeout=60),
-    # generate.py
+    # sampling.py
     hidden("next_token_probs.hot", part="next_token_probs", points=1, scenario="probs_case",
            params={"N": 3, "V": 11, "temperature": 2.5}, seed=127,
            judge=probs_judge(2.5)),
@@ -98,15 +98,19 @@ TESTS = [
            scenario="probs_case", params={"N": 4, "V": 7, "temperature": 0.0}, seed=129,
            judge=GREEDY_PROBS),
     hidden("sample_next.top_k", part="sample_next", points=2, scenario="sample_case",
-           params={"N": 2, "V": 10, "draws": 30, "temperature": 1.3, "top_k": 4}, seed=130,
+           params={"N": 2, "V": 10, "draws": 2000, "temperature": 1.3, "top_k": 4}, seed=130,
            judge=SAMPLE),
-    hidden("generate.greedy", part="generate", points=2, scenario="generate_case",
-           params={"prompt": "the rest", "temperature": 0.0, "samples": 1}, seed=131,
+    # models.py: TorchLM.next_distribution, sampled by lmcore.lm.generate
+    hidden("generate.greedy", part="TorchLM.next_distribution", points=2,
+           scenario="generate_case", params={"prompt": "the rest", "temperature": 0.0},
+           seed=131,
            judge=GENERATE),
-    hidden("generate.top_k_oov_prompt", part="generate", points=2, scenario="generate_case",
+    hidden("generate.top_k_oov_prompt", part="TorchLM.next_distribution", points=2,
+           scenario="generate_case",
            params={"prompt": "zounds to", "temperature": 1.2, "top_k": 5}, seed=132,
            judge=GENERATE),
-    hidden("generate.dropout_top_k", part="generate", points=2, scenario="generate_case",
+    hidden("generate.dropout_top_k", part="TorchLM.next_distribution", points=2,
+           scenario="generate_case",
            params={"prompt": "the rest", "temperature": 1.1, "top_k": 4, "dropout": 0.3},
            seed=135, judge=GENERATE_DROPOUT),
     # table.py

@@ -162,10 +162,11 @@ NOT_REPRODUCIBLE = H(lambda e, a: not a["reproducible"],
                      "two runs from the same seed gave different draws: draw only from the "
                      "torch.Generator passed in (torch.multinomial(probs, 1, generator=g))")
 # (no hint for reproducible draws that differ: any wrong probability gives them)
-EVAL_GENERATE = H(lambda e, a: a["samples"] != e["samples"] and a.get("samples_eval") == e["samples"],
-                  "your sentences are right when the model is already in eval mode and wrong when "
-                  "it comes in training mode: dropout stays on while generating; call "
-                  "model.eval() in generate")
+EVAL_GENERATE = H(lambda e, a: "next_eval" in a and not J.isclose(a["next"], e["next"])
+                  and J.isclose(a["next_eval"], e["next"]),
+                  "your distribution is right when the model is already in eval mode and wrong "
+                  "when it comes in training mode: dropout stays on while generating; put the "
+                  "model in evaluation mode in next_distribution")
 EPOCH_STATE = H(lambda e, a: len(a["chunk_loss"]) == 2 and J.isclose(a["chunk_loss"][0],
                                                                       e["chunk_loss"][0])
                 and not J.isclose(a["chunk_loss"][1][:1], e["chunk_loss"][1][:1]),
@@ -264,14 +265,18 @@ def probs_judge(temperature):
 TWO_EPOCHS = J.fields(weights={"chunk_loss": 2, "params": 1}, chunk_loss=J.close(rtol=1e-9),
                       params=J.close(rtol=1e-9),
                       hints=[EPOCH_STATE, SUMMED_LOOP, NT_MEAN_LOOP])
-GENERATE_DROPOUT = J.fields(weights={"samples": 3, "reproducible": 1}, samples=J.exact(),
+GENERATE_DROPOUT = J.fields(weights={"next": 2, "draws": 1, "reproducible": 1},
+                            next=J.close(rtol=1e-7), draws=J.draws_follow(
+                                labels=["the first token", "the second token"]),
                             reproducible=J.exact(), hints=[EVAL_GENERATE])
 GREEDY_PROBS = J.fields(probs=J.close(rtol=1e-12), inputs_unchanged=J.exact(), hints=[GREEDY])
 SAMPLE = J.fields(weights={"draws": 3, "reproducible": 1, "never_bos": 1},
-                  draws=J.exact(), reproducible=J.exact(), never_bos=J.exact(),
+                  draws=J.draws_follow(), reproducible=J.exact(), never_bos=J.exact(),
                   hints=[NOT_REPRODUCIBLE])
-GENERATE = J.fields(weights={"samples": 3, "reproducible": 1}, samples=J.exact(),
-                    reproducible=J.exact(), hints=[NOT_REPRODUCIBLE])
+GENERATE = J.fields(weights={"next": 2, "draws": 1, "reproducible": 1},
+                    next=J.close(rtol=1e-7),
+                    draws=J.draws_follow(labels=["the first token", "the second token"]),
+                    reproducible=J.exact())
 TABLE = J.close(rtol=1e-9)
 
 
@@ -350,7 +355,7 @@ TESTS = [
            params={"cell": "lstm", "corpus": "farm", "bound": 0.8}, seed=21,
            judge=TRAINING_RUN, needs_reference=False, timeout=60,
            description="a short run on a tiny corpus reaches a loss bound"),
-    # generate.py
+    # sampling.py
     public("next_token_probs.temperature", part="next_token_probs", points=2,
            scenario="probs_case", params={"temperature": 0.5}, seed=22,
            judge=probs_judge(0.5),
@@ -363,15 +368,20 @@ TESTS = [
            description="temperature 0 is greedy"),
     public("sample_next.seeded", part="sample_next", points=2, scenario="sample_case",
            params={"temperature": 0.8}, seed=25, judge=SAMPLE,
-           description="draws from a seeded torch.Generator, reproducible"),
-    public("generate.seeded", part="generate", points=3, scenario="generate_case",
-           params={"prompt": "to be", "temperature": 0.8}, seed=26, judge=GENERATE,
-           description="sentences from a prompt with a seeded generator"),
-    public("generate.dropout_model", part="generate", points=3, scenario="generate_case",
+           description="draws from a seeded torch.Generator follow next_token_probs (a seeded "
+                       "statistical test over 2000 draws a row) and are reproducible"),
+    # models.py: TorchLM.next_distribution, sampled by lmcore.lm.generate
+    public("generate.seeded", part="TorchLM.next_distribution", points=3,
+           scenario="generate_case", params={"prompt": "to be", "temperature": 0.8}, seed=26,
+           judge=GENERATE,
+           description="next_distribution after a prompt, and lmcore.lm.generate over TorchLM "
+                       "draws from the reference's distributions"),
+    public("generate.dropout_model", part="TorchLM.next_distribution", points=3,
+           scenario="generate_case",
            params={"prompt": "to be", "temperature": 0.8, "dropout": 0.5}, seed=29,
            judge=GENERATE_DROPOUT,
-           description="generate from a dropout model handed over in training mode: "
-                       "generation runs in eval mode"),
+           description="generating from a dropout model handed over in training mode: "
+                       "next_distribution runs in eval mode"),
     # table.py
     public("perplexity_table.simple", part="perplexity_table", points=2, scenario="table_case",
            params={"corpus": "farm"}, seed=27, judge=TABLE,

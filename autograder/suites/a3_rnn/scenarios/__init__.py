@@ -9,4 +9,4 @@ One module per graded module; the worker looks scenarios up by name in this pack
 from autograder.suites.a3_rnn.scenarios.rnn_layers import *  # noqa: F401,F403
 from autograder.suites.a3_rnn.scenarios.lstm_layers import *  # noqa: F401,F403
 from autograder.suites.a3_rnn.scenarios.clipping import *  # noqa: F401,F403
-from autograder.suites.a3_rnn.scenarios.model import *  # noqa: F401,F403
+from autograder.suites.a3_rnn.scenarios.models import *  # noqa: F401,F403

@@ -11,5 +11,5 @@ mistake in the student's model costs the model's tests, not the loop's.
 One module per graded module; the worker looks scenarios up by name in this package."""
 from autograder.suites.a4_torch.scenarios.models import *  # noqa: F401,F403
 from autograder.suites.a4_torch.scenarios.train import *  # noqa: F401,F403
-from autograder.suites.a4_torch.scenarios.generate import *  # noqa: F401,F403
+from autograder.suites.a4_torch.scenarios.sampling import *  # noqa: F401,F403
 from autograder.suites.a4_torch.scenarios.table import *  # noqa: F401,F403

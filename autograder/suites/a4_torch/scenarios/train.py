@@ -230,7 +230,8 @@ def detach_between_chunks(sub, rng, V=10, N=2, T=3, length=40, chunks=4):
 def evaluate_case(sub, rng, corpus="verse", N=3, T=4, dropout=0.5):
     """evaluate on a stream whose length N does not divide (IGNOREd tail, short last chunk),
     with a dropout model left in training mode: twice, to see that it is deterministic.
-    Returns the two losses and the token counts (with the count DESIGN says)."""
+    Returns the two losses and the token counts (with the count the course's convention,
+    docs/conventions.md, says)."""
     _setup(rng)
     sentences = F.sentences(corpus)
     vocab = Vocab.build(sentences, min_count=1)
@@ -277,7 +278,8 @@ def checkpoint_case(sub, rng, V=7):
 
 def fit_logic(sub, rng, valid=(5.0, 4.0, 4.5, 3.5, 3.6, 3.7, 3.0), epochs=10, patience=2,
               lr=0.01, lr_decay=0.5, time_budget=None):
-    """fit's bookkeeping with train_epoch and evaluate replaced by scripts: train_epoch adds
+    """fit's bookkeeping, given scripted steps through its ``train_epoch`` and ``evaluate``
+    parameters (its API takes the epoch and the evaluation as arguments): train_epoch adds
     1 to every weight (so the weights say which epoch they come from) and evaluate returns
     the scripted validation losses. Checks the history, the learning rates (the schedule),
     when it stops and why, which weights it keeps and what it checkpointed."""
@@ -300,19 +302,15 @@ def fit_logic(sub, rng, valid=(5.0, 4.0, 4.5, 3.5, 3.6, 3.7, 3.0), epochs=10, pa
         calls["eval"] += 1
         return (float(valid[k]) if k < len(valid) else 9.0), 50
 
-    saved_train, saved_eval = T.train_epoch, T.evaluate
-    T.train_epoch, T.evaluate = fake_train_epoch, fake_evaluate
-    try:
-        cfg = T.TrainConfig(epochs=epochs, patience=patience, lr=lr, lr_decay=lr_decay,
-                            time_budget=time_budget)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "best.pt")
-            hist = T.fit(model, np.arange(50), np.arange(30), cfg, checkpoint=path,
-                         progress=False, log=None)
-            ckpt = torch.load(path, map_location="cpu", weights_only=True) \
-                if os.path.exists(path) else {}
-    finally:
-        T.train_epoch, T.evaluate = saved_train, saved_eval
+    cfg = T.TrainConfig(epochs=epochs, patience=patience, lr=lr, lr_decay=lr_decay,
+                        time_budget=time_budget)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "best.pt")
+        hist = T.fit(model, np.arange(50), np.arange(30), cfg, checkpoint=path,
+                     progress=False, log=None, train_epoch=fake_train_epoch,
+                     evaluate=fake_evaluate)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True) \
+            if os.path.exists(path) else {}
 
     def offset(state):   # how many epochs of +1 a set of weights has had
         k = "embedding.weight"

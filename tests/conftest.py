@@ -1,0 +1,98 @@
+"""How the kit's tests share the machine's cores (pytest-xdist: ``kit.py test`` runs ``-n 2``).
+
+Tests that share work stay in one worker process: one group per file (module-scoped fixtures,
+per-process caches such as test_feedback's graded examples). Two files are split further
+because their work is independent per assignment: test_verify (one sandboxed batch per
+assignment) and test_feedback (one in-process grading per assignment). The groups are sent
+heaviest first, from the durations measured on this machine, so that the last group to start
+is a short one and neither core waits long for the other at the end. Without xdist (plain
+``pytest``, or ``-n 0``) nothing here changes what runs or in which order.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+# Groups that take longest, heaviest first (measured); every other group follows in the order
+# of collection.
+HEAVY = [
+    "test_verify.py::a1_ngram",     # the real-split tests, 14 submissions
+    "test_hostile.py",
+    "test_feedback.py::a1_ngram",
+    "test_verify.py::a4_torch",
+    "test_verify.py::a5_attention",
+    "test_verify.py::a3_rnn",
+    "test_a5_attention.py",         # its notebook at the smallest budget
+    "test_a4_torch.py",
+    "test_export_gradescope.py",
+    "test_export_otter.py",
+    "test_export_nbgrader.py",
+    "test_cluster.py",
+    "test_verify.py::a2_window",
+    "test_sandbox_layers.py",
+    "test_faults.py",
+    "test_engine.py",
+    "test_a3_rnn.py",
+    "test_a2_window.py",
+    "test_a1_ngram.py",
+    "test_feedback.py::a4_torch",
+    "test_feedback.py::a3_rnn",
+    "test_feedback.py::a2_window",
+]
+# files whose tests are grouped by the assignment their parameters start with
+SPLIT = ("test_verify.py", "test_feedback.py")
+_ASSIGNMENT = re.compile(r"\[(a\d+_[a-z0-9_]+)")
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a test id: its file, or file::assignment for the files in SPLIT."""
+    path, _, rest = nodeid.partition("::")
+    file = path.rsplit("/", 1)[-1]
+    if file in SPLIT:
+        m = _ASSIGNMENT.search(rest)
+        if m:
+            return f"{file}::{m.group(1)}"
+    return file
+
+
+def _rank(nodeid: str, order: dict[str, int]) -> tuple[int, int]:
+    g = group_of(nodeid)
+    return HEAVY.index(g) if g in HEAVY else len(HEAVY), order[g]
+
+
+def _distributed(config: pytest.Config) -> bool:
+    """An xdist worker (xdist sets its own ``dist`` option to "no"), or its controller."""
+    return hasattr(config, "workerinput") or getattr(config.option, "dist", "no") != "no"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist: each group's tests together, the heaviest groups first (stable)."""
+    if not _distributed(config):
+        return
+    order: dict[str, int] = {}
+    for item in items:
+        order.setdefault(group_of(item.nodeid), len(order))
+    items.sort(key=lambda it: _rank(it.nodeid, order))
+
+
+class _Groups:
+    """The xdist hook, registered only where xdist is (``-p no:xdist`` must still work)."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        """xdist's load-by-scope scheduling with the groups above as scopes, sent in the
+        order of collection (the sort above), not reordered by their number of tests."""
+        from xdist.scheduler import LoadScopeScheduling
+
+        class GroupScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return group_of(nodeid)
+
+        config.option.loadscopereorder = False
+        return GroupScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Groups(), "lmkit-test-groups")
