@@ -2,7 +2,10 @@
 float64 on the CPU, one thread each, measured side by side in one run. Prints one row per case
 and the ratio numpy / torch (goal: within 1.5x).
 
-    python benchmarks/bench_attention.py [--repeat 5] [--quick]
+    python benchmarks/bench_attention.py [--repeat 5] [--quick] [--wall] [--steady-heap]
+
+Times are this thread's CPU time (``--wall``: the wall clock, which a shared machine's
+neighbours inflate), the best of ``--repeat`` calls after one warm-up.
 
 Cases (GPT-2-small-like proportions at a CPU size): causal scaled dot-product attention
 (attention_forward/backward vs F.scaled_dot_product_attention(is_causal=True)), layer
@@ -14,6 +17,7 @@ from __future__ import annotations
 from single_thread import ROOT, best_time  # noqa: F401  first: one BLAS thread
 
 import argparse
+import time
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -24,6 +28,7 @@ from autograder.suites.a5_attention.scenarios.attention import _torch_mha  # noq
 from autograder.suites.a5_attention.scenarios.layers import BLOCK_PARAMS, _block_params  # noqa: E402
 
 torch.set_num_threads(1)
+CLOCK = time.thread_time
 
 
 def attention_case(N, h, T, d, repeat):
@@ -43,7 +48,7 @@ def attention_case(N, h, T, d, repeat):
             t.grad = None
         F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(tdout)
 
-    return best_time(ours, repeat), best_time(theirs, repeat)
+    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
 
 
 def layernorm_case(N, T, D, repeat):
@@ -63,7 +68,7 @@ def layernorm_case(N, T, D, repeat):
             t.grad = None
         F.layer_norm(tx, (D,), tg, tb).backward(tdout)
 
-    return best_time(ours, repeat), best_time(theirs, repeat)
+    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
 
 
 def mha_case(N, T, D, h, repeat):
@@ -84,7 +89,7 @@ def mha_case(N, T, D, h, repeat):
             a.grad = None
         _torch_mha(torch, *t, h).backward(tdout)
 
-    return best_time(ours, repeat), best_time(theirs, repeat)
+    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
 
 
 def block_case(N, T, D, h, repeat):
@@ -110,14 +115,36 @@ def block_case(N, T, D, h, repeat):
         y.backward(tdout)
 
     assert set(p) == set(BLOCK_PARAMS)
-    return best_time(ours, repeat), best_time(theirs, repeat)
+    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+
+
+def steady_heap() -> None:
+    """Ask glibc to keep freed memory in the heap (no trimming, no mmap below 32 MiB).
+
+    numpy allocates a fresh array for every intermediate result; with glibc's defaults, a
+    freed 1 MiB temporary at the top of the heap is often returned to the kernel and the next
+    one page-faults its way back, so the numpy side's time depends on the heap's history more
+    than on its arithmetic. torch's side is measured under the same settings."""
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 25)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="small shapes (a smoke test)")
+    ap.add_argument("--wall", action="store_true",
+                    help="time by the wall clock (default: this thread's CPU time)")
+    ap.add_argument("--steady-heap", action="store_true",
+                    help="glibc keeps freed memory (see steady_heap)")
     a = ap.parse_args()
+    if a.steady_heap:
+        steady_heap()
+    global CLOCK
+    CLOCK = time.perf_counter if a.wall else time.thread_time
     N, T, D, h = (2, 8, 16, 2) if a.quick else (16, 64, 128, 4)
     cases = [
         (f"attention (N={N}, h={h}, T={T}, d_k={D // h})", lambda: attention_case(N, h, T, D // h, a.repeat)),
@@ -125,7 +152,9 @@ def main() -> None:
         (f"multi-head attention (N={N}, T={T}, D={D}, h={h})", lambda: mha_case(N, T, D, h, a.repeat)),
         (f"decoder block (N={N}, T={T}, D={D}, h={h}, F={4 * D})", lambda: block_case(N, T, D, h, a.repeat)),
     ]
-    print(f"forward + backward, float64, one thread, best of {a.repeat}; numpy / torch autograd "
+    print(f"forward + backward, float64, one thread, best of {a.repeat} "
+          f"({'wall clock' if a.wall else 'thread CPU time'}"
+          f"{', steady heap' if a.steady_heap else ''}); numpy / torch autograd "
           "(goal: within 1.5x)")
     for name, run in cases:
         ours, theirs = run()

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from a4_torch.models import TorchLM  # noqa: E402
 from a4_torch import train as a4_train  # noqa: E402
 from a5_attention.models import TransformerLM, count_parameters, init_transformer  # noqa: E402
-from a5_attention.train import fit  # noqa: E402
+from a5_attention.train import fit, make_optimizer  # noqa: E402
 from lmcore.batching import stream  # noqa: E402
 from lmcore.corpus import load_shakespeare  # noqa: E402
 from lmcore.lm import perplexity  # noqa: E402
@@ -89,11 +89,14 @@ def match_lstm(vocab_size, ids, a, rounds=6, steps=3):
     lstm = init_weights(LSTMLM(vocab_size, 256, 256, dropout=0.1, tie_weights=True),
                         torch.Generator().manual_seed(0))
     model = build(vocab_size, a)
-    runs = {"transformer": (model, torch.optim.AdamW(model.parameters(), lr=1e-4), a.batch, a.block),
-            "lstm": (lstm, torch.optim.Adam(lstm.parameters(), lr=1e-4), 32, 35)}
+    config = a4_train.TrainConfig(lr=1e-4, weight_decay=a.weight_decay)
+    opt, _ = make_optimizer(model, config, total_steps=10 ** 6, warmup_steps=1)
+    runs = {"transformer": (model, opt, a.batch, a.block, a.clip),   # its optimiser, a5's
+            "lstm": (lstm, a4_train.make_optimizer(lstm, a4_train.TrainConfig(lr=1e-4))[0],
+                     32, 35, 0.5)}
     seen = {k: [0, 0.0] for k in runs}
     for r in range(rounds + 1):
-        for name, (m, opt, N, T) in runs.items():
+        for name, (m, opt, N, T, clip) in runs.items():
             m.train()
             batches = bptt_batches(ids, N, T)
             state = None
@@ -105,7 +108,7 @@ def match_lstm(vocab_size, ids, a, rounds=6, steps=3):
                 loss = a4_train.lm_loss(logits, y)
                 opt.zero_grad()
                 loss.backward()
-                a4_train.clip_grad_norm(m.parameters(), 1.0)
+                a4_train.clip_grad_norm(m.parameters(), clip)
                 opt.step()
             if r:                       # round 0 warms up
                 seen[name][0] += steps * N * T
@@ -123,22 +126,25 @@ def main() -> None:
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--block", type=int, default=128, help="context C (and training chunk T)")
+    p.add_argument("--block", type=int, default=64, help="context C (and training chunk T)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--min-lr", type=float, default=3e-4)
-    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=1, help="epochs the cosine spans")
-    p.add_argument("--stride", type=int, default=64, help="test chunk (context C - stride)")
+    p.add_argument("--stride", type=int, default=32, help="test chunk (context C - stride)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="write the trained weights and config here")
     p.add_argument("--sentences", type=int, default=None,
                    help="use only the first N sentences of each split (a smoke test)")
     p.add_argument("--probe", action="store_true")
+    p.add_argument("--no-test", action="store_true", help="stop after validation (tuning runs)")
+    p.add_argument("--ratio-only", action="store_true",
+                   help="with --match-lstm: print the side-by-side throughput and stop")
     p.add_argument("--tokens", type=int, default=None, help="train on this many tokens")
     p.add_argument("--match-lstm", type=float, default=None, metavar="SECONDS",
                    help="tokens the transformer reads in SECONDS where the a4 LSTM was measured")
@@ -155,6 +161,8 @@ def main() -> None:
     budget_note = f"{a.budget:.0f} s of wall clock"
     if a.match_lstm:
         ratio = match_lstm(len(vocab), train_ids, a)
+        if a.ratio_only:
+            return
         a.tokens = int(a.match_lstm * A4_LSTM_RATE * ratio)
         budget_note = (f"{a.match_lstm:.0f} s at the a4 LSTM's rate x {ratio:.3f} = "
                        f"{a.tokens:,} tokens")
@@ -172,11 +180,15 @@ def main() -> None:
                                   patience=2, time_budget=a.budget, eval_batch_size=16,
                                   max_chunks=-(-a.tokens // (a.batch * a.block)) if a.tokens else None)
     cpu0 = time.process_time()
-    t0 = time.perf_counter()
     hist = fit(model, train_ids, valid_ids, config, warmup_steps=a.warmup, min_lr=a.min_lr,
                a4_train=a4_train, progress=False)
     seconds = sum(hist.seconds)
     tokens = sum(hist.tokens)
+    print(f"trained {tokens:,} tokens in {seconds:.0f} s ({tokens / max(seconds, 1e-9):,.0f} "
+          f"tokens/s); valid perplexity {[round(math.exp(v), 1) for v in hist.valid_loss]}",
+          flush=True)
+    if a.no_test:
+        return
     t1 = time.perf_counter()
     lm = TorchLM(model, vocab, chunk=a.stride)
     ppl = perplexity(lm, test_s)

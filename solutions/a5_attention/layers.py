@@ -79,10 +79,13 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     out, cache = None, None
     ### BEGIN SOLUTION
     # HINT: one mean and one variance per position, over its D features only.
-    xhat = x - x.mean(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt(np.square(xhat).mean(axis=-1, keepdims=True) + eps)
-    xhat *= inv_std
-    out = xhat * gamma + beta
+    D = x.shape[-1]
+    xhat = x - x.mean(axis=-1, keepdims=True)                  # (..., D), centred
+    var = np.einsum("...d,...d->...", xhat, xhat)[..., None] / D   # (..., 1), one pass
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat *= inv_std                                            # in place: xhat is ours
+    out = xhat * gamma
+    out += beta
     cache = LayerNormCache(xhat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -106,14 +109,22 @@ def layernorm_backward(dout, cache):
     ### BEGIN SOLUTION
     # HINT: three paths lead from an input to the outputs of its row: directly, through the
     # HINT: mean and through the variance; each path gives one term of dx.
+    # With dxhat = dout * gamma (the gradient reaching xhat), the three terms in one line:
+    #     dx = inv_std / D * (D dxhat - sum(dxhat) - xhat sum(dxhat * xhat))   (sums over D)
+    # dout * xhat serves twice: summed over the rows it is dgamma, and its row sums weighted
+    # by gamma are sum(dxhat * xhat).
     c = cache
     D = c.xhat.shape[-1]
-    g = dout * c.gamma
-    dx = g - g.mean(axis=-1, keepdims=True)
-    dx -= c.xhat * (np.einsum("...d,...d->...", g, c.xhat) / D)[..., None]
-    dx *= c.inv_std
-    dgamma = np.einsum("nd,nd->d", dout.reshape(-1, D), c.xhat.reshape(-1, D))
+    dout_xhat = dout * c.xhat                                  # (..., D)
+    dgamma = dout_xhat.reshape(-1, D).sum(axis=0)
     dbeta = dout.reshape(-1, D).sum(axis=0)
+    sum_dxhat = (dout @ c.gamma)[..., None]                    # (..., 1)
+    sum_dxhat_xhat = (dout_xhat @ c.gamma)[..., None]          # (..., 1)
+    dx = dout * c.gamma                                        # dxhat, (..., D)
+    dx *= D
+    dx -= sum_dxhat
+    dx -= np.multiply(c.xhat, sum_dxhat_xhat, out=dout_xhat)   # its last use: reuse its memory
+    dx *= c.inv_std / D
     ### END SOLUTION
     return dx, dgamma, dbeta
 
