@@ -49,7 +49,7 @@ def sample_case(sub, rng, N=3, V=8, draws=2000, temperature=0.8, top_k=None):
 
 # -- whole sentences: lmcore.lm.generate over TorchLM -------------------------------------------
 def generate_case(sub, rng, corpus="verse", prompt="to be", temperature=0.8, top_k=None,
-                  n=1500, dropout=0.0):
+                  n=500, dropout=0.0):
     """lmcore.lm.generate over the student's TorchLM around a known-good model: the
     distribution after the prompt (``next``), the counts of the first two drawn tokens
     (judged against the reference's distributions) and reproducibility from one seed. With
