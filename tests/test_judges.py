@@ -423,3 +423,32 @@ def test_hints_are_registered_by_the_module_that_made_them():
     assert h.say in J.HINTS_BY_MODULE[__name__]
     import autograder.suites.a3_rnn.public  # noqa: F401
     assert any("gate" in s for s in J.suite_hints("a3_rnn"))
+
+
+# -- close_keys and oracle (the layer suites' judges) ----------------------------------------
+def test_close_keys_names_each_wrong_key_and_the_right_ones():
+    e = {"dx": np.ones((2, 3)), "dw": np.zeros(3), "db": np.arange(3.0), "extra": 7}
+    judge = J.close_keys(("dx", "dw", "db"))
+    assert judge(e, {k: np.copy(v) for k, v in e.items()}).score == 1.0
+    assert judge(e, {"dx": e["dx"], "dw": e["dw"], "db": e["db"], "extra": 8}).score == 1.0
+    bad = {"dx": e["dx"].copy(), "dw": e["dw"], "db": e["db"] + [0, 0, 0.5]}
+    bad["dx"][1, 2] = 4.0
+    v = judge(e, bad)
+    assert v.score == 0.0
+    assert "dx[1, 2]" in v.message and "db[2]" in v.message
+    assert "dw" in v.message.splitlines()[-1]          # the right one is named too
+    missing = judge(e, {"dx": e["dx"], "dw": e["dw"]})
+    assert missing.score == 0.0 and "db" in missing.message
+    assert "expected a dict" in judge(e, [1, 2]).message
+    hinted = J.close_keys(("db",), hints=(J.Hint(lambda e, a: True, "look at db"),))(e, bad)
+    assert "look at db" in hinted.feedback()
+
+
+def test_oracle_compares_ours_with_torch_and_ignores_the_reference():
+    x = rng().standard_normal(4)
+    assert J.oracle()(None, {"ours": x, "torch": x.copy()}).score == 1.0
+    y = x.copy()
+    y[3] += 1e-3
+    v = J.oracle(rtol=1e-9)(None, {"ours": y, "torch": x})
+    assert v.score == 0.0 and "[3]" in v.message and "torch autograd" in v.message
+    assert J.oracle(rtol=1e-2, atol=1e-2)(None, {"ours": y, "torch": x}).score == 1.0

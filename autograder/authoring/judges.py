@@ -294,6 +294,39 @@ def right_and_wrong(right: Sequence[str], wrong: Sequence[str]) -> str:
     return f"{_and(right)} {verb(right)} right; {_and(wrong)} {verb(wrong)} wrong"
 
 
+def close_keys(keys: Sequence[str], rtol: float = 1e-7, atol: float = 1e-10,
+               hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+    """All-or-nothing comparison of the listed keys of a dict output with the reference's.
+    The feedback names every wrong key (with its first wrong entry) and, when some keys are
+    right, which ones: "dx is wrong; dWx and db are right" points at one path of a backward.
+    Hints see the whole outputs."""
+    def judge(expected, actual):
+        if not isinstance(actual, dict):
+            return Verdict(0.0, f"expected a dict, got {describe(actual)}")
+        msgs = {k: compare(expected[k], actual.get(k), path=k, rtol=rtol, atol=atol)
+                for k in keys}
+        wrong = [k for k in keys if msgs[k]]
+        msg = "\n".join(msgs[k] for k in wrong)
+        right = [k for k in keys if not msgs[k]]
+        if wrong and right:
+            msg += "\n" + right_and_wrong(right, wrong)
+        return with_hints(Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
+    return judge
+
+
+def oracle(rtol: float = 1e-7, atol: float = 1e-10,
+           hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+    """Self-check against a second implementation computed in the scenario itself: the
+    student's values (``actual["ours"]``) against torch autograd's (``actual["torch"]``) on
+    the same weights. The reference's outputs are not needed."""
+    def judge(expected, actual):
+        msg = compare(actual["torch"], actual["ours"], rtol=rtol, atol=atol)
+        v = Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
+                                          "inputs and weights)") if msg else "")
+        return with_hints(v, hints, expected, actual)
+    return judge
+
+
 def sums_to_one(key: str | None = None, axis: int = -1, tol: float = 1e-8,
                 hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
     """Self-check: probabilities (``actual[key]`` or ``actual``) are in [0, 1] and sum to one

@@ -113,31 +113,7 @@ TEACHER = H(lambda e, a: "own_predictions" in a and _ok(a["loss"], a["own_predic
 
 
 # -- judges ----------------------------------------------------------------------------------------
-def close_keys(keys, rtol=1e-7, atol=1e-10, hints=()):
-    """All-or-nothing comparison of the listed keys with the reference; hints see the whole
-    outputs."""
-    def judge(expected, actual):
-        if not isinstance(actual, dict):
-            return J.Verdict(0.0, f"expected a dict, got {J.describe(actual)}")
-        msgs = {k: J.compare(expected[k], actual.get(k), path=k, rtol=rtol, atol=atol)
-                for k in keys}
-        wrong = [k for k in keys if msgs[k]]
-        msg = "\n".join(msgs[k] for k in wrong)
-        right = [k for k in keys if not msgs[k]]
-        if wrong and right:
-            msg += "\n" + J.right_and_wrong(right, wrong)
-        return J.with_hints(J.Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
-    return judge
-
-
-def oracle(rtol=1e-7, atol=1e-10, hints=()):
-    """Self-check: the student's values ("ours") against torch's, computed in the scenario."""
-    def judge(expected, actual):
-        msg = J.compare(actual["torch"], actual["ours"], rtol=rtol, atol=atol)
-        v = J.Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
-                                              "weights)") if msg else "")
-        return J.with_hints(v, hints, expected, actual)
-    return judge
+close_keys, oracle = J.close_keys, J.oracle
 
 
 def clip_oracle(hints=()):

@@ -105,16 +105,7 @@ DECAY_ALL = H(lambda e, a: a["groups"] == e["variants"]["decay_all"],
 
 
 # -- judges ---------------------------------------------------------------------------------------
-def close_keys(keys, rtol=1e-7, atol=1e-10, hints=()):
-    """All-or-nothing comparison of the listed keys with the reference; hints see the whole
-    outputs."""
-    def judge(expected, actual):
-        if not isinstance(actual, dict):
-            return J.Verdict(0.0, f"expected a dict, got {J.describe(actual)}")
-        msg = J.compare({k: expected[k] for k in keys}, {k: actual.get(k) for k in keys},
-                        rtol=rtol, atol=atol)
-        return J.with_hints(J.Verdict(0.0 if msg else 1.0, msg or ""), hints, expected, actual)
-    return judge
+close_keys = J.close_keys
 
 
 UNCHANGED = J.check(lambda a: (isinstance(a, dict) and a.get("inputs_unchanged") is not False,
@@ -127,13 +118,7 @@ def grads_close(keys, rtol=1e-7, hints=()):
 
 
 def oracle(rtol=1e-9, atol=1e-10, hints=()):
-    """Self-check: the student's values ("ours") against torch's, computed in the scenario."""
-    def judge(expected, actual):
-        msg = J.compare(actual["torch"], actual["ours"], rtol=rtol, atol=atol)
-        v = J.Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
-                                              "inputs and weights)") if msg else "")
-        return J.with_hints(v, hints, expected, actual)
-    return judge
+    return J.oracle(rtol, atol, hints)
 
 
 def _finite(a):
