@@ -424,12 +424,14 @@ def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None):
     probabilities.
 
     Judges one value of the form ``{"counts": (R, V) ints, "probs": (R, V) floats}`` (and
-    optionally "tokens", the V names used in messages), R distributions: ``actual["counts"][r]`` are the student's draws from distribution r and
+    optionally "tokens", the V names used in messages), R distributions:
+    ``actual["counts"][r]`` are the student's draws from distribution r and
     ``expected["probs"][r]`` the reference's probabilities of it. One chi-square test over all
     rows (cells whose expected count is below 5 pooled within each row), failing when the
     statistic passes the quantile whose normal equivalent is ``z`` (z = 5: an honest sampler
     fails at about one seed in 3 million, so at the test's fixed seed, where verify proves the
-    reference passes, it passes for good), and at once when a token of probability 0 is drawn. ``labels`` name the rows in messages.
+    reference passes, it passes for good), and at once when a token of probability 0 is drawn.
+    ``labels`` name the rows in messages.
     """
     def judge(expected, actual):
         try:
@@ -480,6 +482,7 @@ def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None):
                             f"{worst[5]} draws, {tok(i)} drawn with frequency {got:.3f} where "
                             f"its probability is {want:.3f}")
     return judge
+
 
 def isclose(a, b, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
     """For hint conditions: do two plain values match within tolerance?"""
