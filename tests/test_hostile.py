@@ -273,9 +273,13 @@ def _grade_with_own_budget(ex, tests, limits, subs_dir, out, into):
 
 
 # Submissions graded a second time (jobs=1) for the determinism check: the honest ones and
-# the attacks whose results depend most on timing.
-DETERMINISM = ["honest_reference", "honest_bias_not_summed", "fork_bomb", "memory_bomb",
-               "setsid_daemon", "patch_numpy", "print_100mb", "forge_done_lines"]
+# the attacks whose results depend most on timing. An attack that this machine's layers do
+# not contain is left out: its outcome is a race it may win or lose (forge_done_lines without
+# the uid drop), and its skipped manifest test already says it is not contained here.
+_TIMING_SENSITIVE = ["honest_reference", "honest_bias_not_summed", "fork_bomb", "memory_bomb",
+                     "setsid_daemon", "patch_numpy", "print_100mb", "forge_done_lines"]
+DETERMINISM = [sid for sid in _TIMING_SENSITIVE
+               if not any(e.name.endswith("/" + sid) and e.needs(ACTIVE) for e in HOSTILE)]
 
 
 def test_there_are_enough_attacks():
