@@ -145,7 +145,8 @@ def cmd_verify(args) -> int:
     for name in names:
         ok &= verify_assignment(asg.get(name), console, jobs=args.jobs,
                                 hostile=not args.skip_hostile,
-                                strict=getattr(args, "strict", False))
+                                strict=getattr(args, "strict", False),
+                                all_tests=args.all_tests)
     console.print("[bold green]verify: all good" if ok else "[bold red]verify: FAILED")
     return 0 if ok else 1
 
@@ -241,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave examples/hostile/ out (they take the longest: hangs, floods)")
     v.add_argument("--strict", action="store_true",
                    help="fail when a hostile example is not contained on this machine")
+    v.add_argument("--all-tests", action="store_true",
+                   help="grade every example on every test (by default an example runs only "
+                        "the tests its edits can reach, traced on the reference)")
     v.set_defaults(fn=cmd_verify)
 
     e = sub.add_parser("expected", help="regenerate the public tests' expected outputs")

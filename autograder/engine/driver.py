@@ -30,7 +30,7 @@ from autograder.engine.records import TestRun
 from autograder.engine.wire import OutputError, loads_shallow, read_outputs
 from autograder.engine.readback import (DISK_POLL_S, disk_usage, empty, read_capped, signal_detail,
                                          tail)
-from autograder.engine.worker import ERROR_FILE
+from autograder.engine.worker import ERROR_FILE, REACHED_FILE
 from autograder.errors import KitError
 
 STARTUP_TIMEOUT = 120.0
@@ -48,6 +48,7 @@ class RunConfig:
     strict: bool = False
     slot: int = 0
     warm: bool = False          # call the scenarios' warm() before forking (shared trusted data)
+    trace: bool = False         # the trusted reference only: record which functions each test calls
 
 
 class Worker:
@@ -82,6 +83,7 @@ class Worker:
             # a uid that is this worker's alone: the root uid drop, or the user namespace
             "dedicated_uid": self.layers.uid is not None or self.layers.userns,
             "pid_namespace": self.layers.bwrap, "fork": self.layers.fork, "warm": self.cfg.warm,
+            "trace": self.cfg.trace and not self.cfg.sandboxed,
         }
         boot = ("import sys; sys.path[:0] = [sys.argv[1]]; "
                 "from autograder.engine.worker import main; main(sys.argv[1:])")
@@ -185,18 +187,23 @@ class Worker:
             oom = sandbox.cgroup_oom_killed(self.layers)
             self.stop()
             if alive and time.monotonic() >= deadline and budget_cut:
-                return TestRun(test.name, "timeout", seconds=seconds, log_tail=tail(tdir),
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=self._tail(tdir),
                                detail=f"{BUDGET_EXHAUSTED} ({self.cfg.limits.budget_s:g} s for "
                                       "the whole submission) while this test ran")
             if alive and time.monotonic() >= deadline:
-                return TestRun(test.name, "timeout", seconds=seconds, log_tail=tail(tdir),
+                return TestRun(test.name, "timeout", seconds=seconds, log_tail=self._tail(tdir),
                                detail=f"no result after {test.timeout:g} s (wall clock)")
             why = "the worker was killed by the memory limit" if oom else "the worker died"
-            return TestRun(test.name, "crashed", detail=why, seconds=seconds, log_tail=tail(tdir))
+            return TestRun(test.name, "crashed", detail=why, seconds=seconds, log_tail=self._tail(tdir))
         return self._collect(test, tdir, done, seconds)
 
+    def _tail(self, tdir: Path) -> str:
+        # paths into the staged copy made relative ("a2_window/layers.py:190"): the temporary
+        # folder means nothing to a student and would make two gradings' feedback differ
+        return tail(tdir).replace(str(self.stage) + os.sep, "")
+
     def _collect(self, test: Test, tdir: Path, done: dict, seconds: float) -> TestRun:
-        log = tail(tdir)
+        log = self._tail(tdir)
         err_file = tdir / ERROR_FILE
         if err_file.is_file() and not err_file.is_symlink():
             try:
@@ -222,7 +229,11 @@ class Worker:
                 return TestRun(test.name, "no-output", seconds=seconds, log_tail=log,
                                detail=f"the test process exited (code {code}) without returning")
             return TestRun(test.name, "bad-output", seconds=seconds, log_tail=log, detail=str(err))
-        return TestRun(test.name, "ok", outputs=outputs, seconds=seconds, log_tail=log)
+        run = TestRun(test.name, "ok", outputs=outputs, seconds=seconds, log_tail=log)
+        if self.cfg.trace and not self.cfg.sandboxed:
+            # read back only from the trusted reference: a submission could write anything there
+            run.reached = [tuple(x) for x in json.loads((tdir / REACHED_FILE).read_text())]
+        return run
 
     # -- the pipe ---------------------------------------------------------------------------
     def _read_line(self, timeout: float) -> dict | None:

@@ -77,8 +77,11 @@ def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",))
 
 
 def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
-         allow_compute: bool = True) -> dict[str, Any]:
-    """Expected outputs for ``tests`` (MISSING_EXPECTED where none can be had)."""
+         allow_compute: bool = True, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Expected outputs for ``tests`` (MISSING_EXPECTED where none can be had). ``known``:
+    outputs of the reference from a run already made, taken for the hidden tests that would
+    otherwise be computed (and cached like them)."""
+    known = known or {}
     expected: dict[str, Any] = {}
     todo: list[Test] = []
     index_file = public_dir(assignment) / "index.json"
@@ -105,7 +108,9 @@ def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
         else:
             expected[t.name] = MISSING_EXPECTED
     if todo:
-        outputs = run_reference(assignment, todo, preload)
+        outputs = {t.name: known[t.name] for t in todo if t.name in known}
+        outputs.update(run_reference(assignment, [t for t in todo if t.name not in known],
+                                     preload))
         for t in todo:
             expected[t.name] = outputs[t.name]
             if t.visibility == "hidden":

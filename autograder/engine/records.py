@@ -42,6 +42,7 @@ class TestRun:
     detail: str = ""            # for crashed/timeout/bad-output: what the parent saw
     seconds: float = 0.0
     log_tail: str = ""
+    reached: list[tuple[str, str]] | None = None   # traced reference runs: (file, qualname) called
 
 
 @dataclass
@@ -72,6 +73,9 @@ class SubmissionResult:
     layers: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fingerprint: str = ""
+    # tests not run but given the reference's result, because verify proved that the
+    # submission's edits cannot reach them (instructor/reach.py); empty when graded in full
+    assumed: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -93,7 +97,7 @@ class SubmissionResult:
         tests = [TestResult(**t) for t in d["tests"]]
         fields_ = {k: d[k] for k in ("assignment", "submission", "problems", "fatal", "layers",
                                      "seconds", "fingerprint")}
-        return cls(tests=tests, **fields_)
+        return cls(tests=tests, assumed=list(d.get("assumed", [])), **fields_)
 
     def by_test(self) -> dict[str, "TestResult"]:
         return {t.name: t for t in self.tests}

@@ -67,10 +67,11 @@ class ReferenceRunner:
     package: str
     preload: tuple[str, ...] = ("numpy",)
     warm: bool = False
+    trace: bool = False                # fill each TestRun's ``reached`` (instructor/reach.py)
 
     def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
         cfg = RunConfig(package=self.package, kit=KIT_ROOT, preload=self.preload,
-                        sandboxed=False, warm=self.warm)
+                        sandboxed=False, warm=self.warm, trace=self.trace)
         runs, _ = run_tests(staged, tests, cfg, progress=progress)
         return RunReport(runs, ["trusted reference: no sandbox"])
 

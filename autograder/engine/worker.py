@@ -15,6 +15,7 @@ This module imports only the standard library at the top so the fallback runner 
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import operator
@@ -27,6 +28,7 @@ from itertools import repeat
 from pathlib import Path
 
 ERROR_FILE = "error.json"
+REACHED_FILE = "reached.json"   # trusted reference runs only: see _calls_into
 LOG_FILE = "log.txt"
 
 # Modules whose attributes student code must leave alone: what the scenarios compute with and
@@ -192,7 +194,8 @@ def run_scenario(cmd: dict, cfg: dict, outdir: Path) -> None:
     me = os.getpid()
     try:
         fn = getattr(scenarios, cmd["scenario"])
-        result = fn(LazyPackage(cfg["package"]), rng, **cmd["params"])
+        with _calls_into(package_dir, outdir) if cfg.get("trace") else contextlib.nullcontext():
+            result = fn(LazyPackage(cfg["package"]), rng, **cmd["params"])
         if os.getpid() != me:  # a process the student forked: only the test's own reports
             os._exit(0)
         changed = _tampered(restore=True)
@@ -218,6 +221,32 @@ def run_scenario(cmd: dict, cfg: dict, outdir: Path) -> None:
         tmp = outdir / (ERROR_FILE + ".tmp")
         tmp.write_text(json.dumps(info))
         os.replace(tmp, outdir / ERROR_FILE)
+
+
+@contextlib.contextmanager
+def _calls_into(package_dir: str, outdir: Path):
+    """Record every function of the graded package that the scenario calls, as (file name,
+    qualified name), into ``outdir/reached.json``. Only the trusted reference is traced (verify
+    uses it to know which tests an example's edits can reach); a global trace function that
+    returns None sees each call and costs nothing per line."""
+    import threading
+    prefix = package_dir + os.sep
+    seen: set = set()
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename.startswith(prefix):
+            seen.add(frame.f_code)
+        return None
+
+    sys.settrace(tracer)
+    threading.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+        threading.settrace(None)   # type: ignore[arg-type]
+        reached = sorted({(Path(c.co_filename).name, c.co_qualname) for c in seen})
+        (outdir / REACHED_FILE).write_text(json.dumps(reached))
 
 
 def _safe_str(err: BaseException) -> str:

@@ -18,6 +18,7 @@ from autograder.authoring.declare import load_tests
 from autograder.authoring.registry import Assignment
 from autograder.engine.batch import grade_batch, make_grader, temp_kit
 from autograder.engine.intake import submission_id
+from autograder.instructor import reach
 from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.instructor.reference import stale_public
 from autograder.reporters.feedback import feedback_md
@@ -28,11 +29,15 @@ TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
 def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                       out: Path | None = None, strict: bool = False,
-                      hostile: bool = True) -> bool:
+                      hostile: bool = True, all_tests: bool = False) -> bool:
     """True when everything is as declared. ``out``: keep the batch there (each submission's
     results, the gradebook and the class report), as ``grade`` would write it. ``hostile=False``
     leaves examples/hostile/ out (the kit's tests grade them on their own, with a listener and
     a planted secret to attack).
+
+    The reference and the stubs run every test; an example runs the tests its edits can reach
+    and has the reference's results for the rest (reach.py; the reference is traced once for
+    this). ``all_tests``: every example runs every test.
 
     A hostile example whose ``stopped_by`` layers this machine lacks is reported as "not
     contained here: needs <layer>" and not compared (``strict``: that is a failure too)."""
@@ -65,9 +70,19 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         for ex in examples:
             sid = ex.name.replace("/", "__")
             subs[sid] = materialize(ex, a, tmp / "subs" / sid)
-        grader = make_grader(a, tests, Path(kit))
-        console.print(f"[bold]{a.name}[/]: grading the reference, the stubs and "
-                      f"{len(examples)} examples ({len(tests)} tests each)")
+        if all_tests:
+            grader = make_grader(a, tests, Path(kit))
+        else:
+            traced = reach.trace_reference(a, tests)
+            grader = make_grader(a, tests, Path(kit),
+                                 known={n: tr.outputs for n, tr in traced.items()})
+            grader.assumed = reach.assumed_results(a, examples, tests, traced, grader.expected)
+        ran = sum(len(tests) - len(grader.assumed.get(ex.name.replace("/", "__"), {}))
+                  for ex in examples)
+        console.print(f"[bold]{a.name}[/]: grading the reference and the stubs on {len(tests)} "
+                      f"tests each, and {len(examples)} examples on {ran} tests in all "
+                      + ("(every test)" if all_tests else
+                         "(each on the tests its edits can reach; the rest are the reference's)"))
         # examples with their own time budget (budget_s) are graded in a batch of their own
         own = {ex.name.replace("/", "__"): ex.budget_s for ex in examples if ex.budget_s}
         results = grade_batch(grader, [p for s, p in subs.items() if s not in own], out,
@@ -79,7 +94,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
     active = short_names(by_id[submission_id(subs["reference"])].layers)
     uncontained: list[str] = []
     table = Table(title=f"verify {a.name}")
-    for col in ("submission", "expected", "got", "verdict"):
+    for col in ("submission", "tests run", "expected", "got", "verdict"):
         table.add_column(col)
 
     def row(sid, label, want_fn):
@@ -93,7 +108,8 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                 said = got[t.name].feedback if t.name in got else ""
                 bad.append(f"{t.name}: expected {want:g}, got {have} ({said[:160]!r})")
         want_total = sum(want_fn(t) for t in tests)
-        table.add_row(label, f"{want_total:g}", f"{res.score:g}",
+        table.add_row(label, f"{len(tests) - len(res.assumed)}/{len(tests)}", f"{want_total:g}",
+                      f"{res.score:g}",
                       "[green]ok[/]" if not bad else f"[red]{len(bad)} mismatch(es)[/]")
         problems.extend(f"{label}: {b}" for b in bad)
         return res
@@ -109,7 +125,8 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         needs = ex.needs(active)
         if needs:
             res = by_id[submission_id(subs[sid])]
-            table.add_row(ex.name, "-", f"{res.score:g}",
+            table.add_row(ex.name, f"{len(tests) - len(res.assumed)}/{len(tests)}", "-",
+                          f"{res.score:g}",
                           f"[yellow]not contained here: needs {describe_needs(needs)}[/]")
             uncontained.append(f"{ex.name}: not contained here: needs {describe_needs(needs)}")
             continue
