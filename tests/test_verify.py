@@ -20,6 +20,8 @@ def test_verify(name, capsys):
     ok = verify_assignment(asg.get(name), console, jobs=2, hostile=False)
     out = capsys.readouterr().out
     assert ok, f"verify {name} failed:\n{out[-6000:]}"
+    # each example ran the tests its edits reach; "correct" (the reference's files) none
+    assert "tests run" in out and "│ correct " in out and " 0/" in out, out[-3000:]
 
 
 def test_every_assignment_has_examples_of_each_kind():
