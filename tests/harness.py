@@ -19,15 +19,17 @@ process (InProcessRunner puts whatever was imported under that name back afterwa
 
 It also holds what the batch and export tests share: tests picked by name, a batch of
 submissions made of the reference and named examples, and a kit command run as an instructor
-runs it.
+runs it (or Ctrl-C'd part way).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,23 @@ def submissions(assignment: Assignment, dest: Path, n: int, examples: list[str])
     for i, name in enumerate(examples, start=n - len(examples)):
         paths.append(materialize(by_name[name], assignment, dest / f"student{i}"))
     return paths
+
+
+def interrupted(cmd: list[str], env: dict[str, str], ready) -> tuple[subprocess.Popen, str]:
+    """Start ``cmd`` in the kit's root and send it SIGINT (Ctrl-C) once ``ready()`` is true; it
+    must still be running then. Returns the finished process and everything it printed."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        while not ready():
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        text, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc, text
 
 
 def kit_command(*args) -> str:

@@ -378,18 +378,7 @@ def test_ctrl_c_on_a_local_cluster_then_resume(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LMKIT_TEST_MARK=mark.split("=", 1)[1])
     cmd = [PY, "-m", "autograder", "grade", str(subs), "-a", "a2", "--out", str(out),
            "--cluster", "local:1", "--public-only"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list(out.glob("*/record.json")):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        text, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, text = harness.interrupted(cmd, env, lambda: list(out.glob("*/record.json")))
     assert proc.returncode == 130, text
     assert "Dask dashboard: http://127.0.0.1:" in text and "on the Dask cluster local:1" in text
     first = sorted(p.parent.name for p in out.glob("*/record.json"))

@@ -164,17 +164,7 @@ def test_ctrl_c_then_resume(tmp_path):
     env = dict(os.environ, TMPDIR=str(private_tmp), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "-a", "a2", "--out", str(out),
            "-j", "1", "--public-only"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        while not list(out.glob("*/results.json")):
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        text, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, text = harness.interrupted(cmd, env, lambda: list(out.glob("*/results.json")))
     assert proc.returncode == 130, text
     n_tests = len(load_tests(A2.name, include_hidden=False))
     first = assert_complete(out, names, n_tests)
