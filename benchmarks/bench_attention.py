@@ -31,91 +31,73 @@ torch.set_num_threads(1)
 CLOCK = time.thread_time
 
 
+def race(arrays, dout, ours_forward, ours_backward, torch_forward, repeat):
+    """Best times of our forward + backward and of torch's forward + autograd backward on the
+    same inputs. ``arrays``: name -> float64 array; ``ours_forward(arrays)`` -> (out, cache);
+    ``torch_forward(tensors)`` -> out, where ``tensors`` holds a leaf tensor per array."""
+    def ours():
+        _, cache = ours_forward(arrays)
+        ours_backward(dout, cache)
+
+    tensors = {k: torch.tensor(a, requires_grad=True) for k, a in arrays.items()}
+    tdout = torch.tensor(dout)
+
+    def theirs():
+        for t in tensors.values():
+            t.grad = None
+        torch_forward(tensors).backward(tdout)
+
+    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+
+
 def attention_case(N, h, T, d, repeat):
     rng = np.random.default_rng(0)
     q, k, v, dout = (rng.standard_normal((N, h, T, d)) for _ in range(4))
     mask = attention.causal_mask(T)
-
-    def ours():
-        _, cache = attention.attention_forward(q, k, v, mask)
-        attention.attention_backward(dout, cache)
-
-    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-    tdout = torch.tensor(dout)
-
-    def theirs():
-        for t in (tq, tk, tv):
-            t.grad = None
-        F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(tdout)
-
-    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+    return race({"q": q, "k": k, "v": v}, dout,
+                lambda a: attention.attention_forward(a["q"], a["k"], a["v"], mask),
+                attention.attention_backward,
+                lambda t: F.scaled_dot_product_attention(t["q"], t["k"], t["v"], is_causal=True),
+                repeat)
 
 
 def layernorm_case(N, T, D, repeat):
     rng = np.random.default_rng(1)
     x, dout = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
     gamma, beta = 1 + rng.standard_normal(D) * 0.1, rng.standard_normal(D) * 0.1
-
-    def ours():
-        _, cache = layers.layernorm_forward(x, gamma, beta)
-        layers.layernorm_backward(dout, cache)
-
-    tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
-    tdout = torch.tensor(dout)
-
-    def theirs():
-        for t in (tx, tg, tb):
-            t.grad = None
-        F.layer_norm(tx, (D,), tg, tb).backward(tdout)
-
-    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+    return race({"x": x, "gamma": gamma, "beta": beta}, dout,
+                lambda a: layers.layernorm_forward(a["x"], a["gamma"], a["beta"]),
+                layers.layernorm_backward,
+                lambda t: F.layer_norm(t["x"], (D,), t["gamma"], t["beta"]), repeat)
 
 
 def mha_case(N, T, D, h, repeat):
     rng = np.random.default_rng(2)
     x, dout = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
     p = _block_params(rng, D, 4 * D)
-    w = (p["W_qkv"], p["b_qkv"], p["W_o"], p["b_o"])
-
-    def ours():
-        _, cache = attention.multihead_attention_forward(x, *w, h)
-        attention.multihead_attention_backward(dout, cache)
-
-    t = [torch.tensor(a, requires_grad=True) for a in (x, *w)]
-    tdout = torch.tensor(dout)
-
-    def theirs():
-        for a in t:
-            a.grad = None
-        _torch_mha(torch, *t, h).backward(tdout)
-
-    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+    names = ("x", "W_qkv", "b_qkv", "W_o", "b_o")
+    arrays = dict(zip(names, (x, p["W_qkv"], p["b_qkv"], p["W_o"], p["b_o"])))
+    return race(arrays, dout,
+                lambda a: attention.multihead_attention_forward(*(a[n] for n in names), h),
+                attention.multihead_attention_backward,
+                lambda t: _torch_mha(torch, *(t[n] for n in names), h), repeat)
 
 
 def block_case(N, T, D, h, repeat):
     rng = np.random.default_rng(3)
     x, dout = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, D))
     p = _block_params(rng, D, 4 * D)
-
-    def ours():
-        _, cache = layers.decoder_block_forward(x, p, h)
-        layers.decoder_block_backward(dout, cache)
-
-    tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
-    tx = torch.tensor(x, requires_grad=True)
-    tdout = torch.tensor(dout)
-
-    def theirs():
-        for a in (tx, *tp.values()):
-            a.grad = None
-        a = F.layer_norm(tx, (D,), tp["ln1_gamma"], tp["ln1_beta"])
-        hid = tx + _torch_mha(torch, a, tp["W_qkv"], tp["b_qkv"], tp["W_o"], tp["b_o"], h)
-        m = F.layer_norm(hid, (D,), tp["ln2_gamma"], tp["ln2_beta"])
-        y = hid + F.gelu(m @ tp["W_fc"] + tp["b_fc"], approximate="tanh") @ tp["W_proj"] + tp["b_proj"]
-        y.backward(tdout)
-
     assert set(p) == set(BLOCK_PARAMS)
-    return best_time(ours, repeat, CLOCK), best_time(theirs, repeat, CLOCK)
+
+    def torch_block(t):
+        a = F.layer_norm(t["x"], (D,), t["ln1_gamma"], t["ln1_beta"])
+        hid = t["x"] + _torch_mha(torch, a, t["W_qkv"], t["b_qkv"], t["W_o"], t["b_o"], h)
+        m = F.layer_norm(hid, (D,), t["ln2_gamma"], t["ln2_beta"])
+        mlp = F.gelu(m @ t["W_fc"] + t["b_fc"], approximate="tanh")
+        return hid + mlp @ t["W_proj"] + t["b_proj"]
+
+    return race({"x": x, **p}, dout, lambda a: layers.decoder_block_forward(a["x"], p, h),
+                layers.decoder_block_backward, torch_block, repeat)
 
 
 def steady_heap() -> None:

@@ -16,13 +16,20 @@ timeout, no tamper snapshot. Hostile examples belong to ``verify``, not here.
 
 The reference and a submission take turns under the assignment's own package name in this
 process (InProcessRunner puts whatever was imported under that name back afterwards).
+
+It also holds what the batch and export tests share: tests picked by name, a batch of
+submissions made of the reference and named examples, and a kit command run as an instructor
+runs it (or Ctrl-C'd part way).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,8 @@ from autograder.authoring.declare import Test, load_tests
 from autograder.instructor.verify import TOL
 from autograder.engine.runners import InProcessRunner
 from autograder.engine.worker import LazyPackage
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # (assignment, test spec) -> the reference's outputs; the reference does not change in a run
 _EXPECTED: dict[tuple[str, str], Any] = {}
@@ -54,12 +63,55 @@ def load_package(folder: Path, alias: str) -> LazyPackage:
     return LazyPackage(alias)
 
 
-def _tests(assignment: Assignment, names: list[str]) -> list[Test]:
+def tests_named(assignment: Assignment, names: list[str]) -> list[Test]:
+    """The assignment's tests (public and hidden) called ``names``, in that order."""
     by_name = {t.name: t for t in load_tests(assignment.name)}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise KeyError(f"{assignment.name} has no tests {unknown}; it has {sorted(by_name)}")
     return [by_name[n] for n in names]
+
+
+def submissions(assignment: Assignment, dest: Path, n: int, examples: list[str]) -> list[Path]:
+    """n submission folders ``dest/student0`` ...: copies of the reference's graded files, then
+    the named examples (one each, in order) as the last len(examples)."""
+    paths = []
+    for i in range(n - len(examples)):
+        d = dest / f"student{i}"
+        d.mkdir(parents=True)
+        for f in assignment.graded_files:
+            (d / f).write_bytes((assignment.solution_dir / f).read_bytes())
+        paths.append(d)
+    by_name = {e.name: e for e in list_examples(assignment)}
+    for i, name in enumerate(examples, start=n - len(examples)):
+        paths.append(materialize(by_name[name], assignment, dest / f"student{i}"))
+    return paths
+
+
+def interrupted(cmd: list[str], env: dict[str, str], ready) -> tuple[subprocess.Popen, str]:
+    """Start ``cmd`` in the kit's root and send it SIGINT (Ctrl-C) once ``ready()`` is true; it
+    must still be running then. Returns the finished process and everything it printed."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        while not ready():
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        text, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc, text
+
+
+def kit_command(*args) -> str:
+    """``python -m autograder ARGS`` from the kit's root, as an instructor runs it: what it
+    printed, or the test fails with that output."""
+    r = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout + r.stderr
 
 
 def expected_outputs(assignment: Assignment, tests: list[Test], tmp: Path) -> dict[str, Any]:
@@ -79,7 +131,7 @@ def grade(assignment: Assignment, path: Path, test_names: list[str],
           tmp: Path) -> dict[str, TestResult]:
     """Grade the submission at ``path`` (a folder or zip, as ``grade`` reads it) on the named
     tests: test name -> the TestResult the engine would report (score, kind, feedback)."""
-    tests = _tests(assignment, test_names)
+    tests = tests_named(assignment, test_names)
     sub = load_submission(path, assignment)
     if sub.fatal:
         raise AssertionError(f"{path}: not gradable: {sub.fatal}")

@@ -25,11 +25,10 @@ distributed = pytest.importorskip("distributed", reason="dask distributed is not
                                   "(pip install 'lmkit[cluster]')")
 
 from autograder.authoring import registry as asg  # noqa: E402
-from autograder.authoring.declare import load_tests  # noqa: E402
 from autograder.engine import cluster as C  # noqa: E402
 from autograder.engine.batch import grade_batch, make_grader, temp_kit  # noqa: E402
 from autograder.errors import KitError  # noqa: E402
-from autograder.instructor.examples import list_examples, materialize  # noqa: E402
+import harness  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = asg.get("a2_window")
@@ -40,26 +39,14 @@ PY = sys.executable
 
 
 def subset() -> list:
-    by_name = {t.name: t for t in load_tests(A2.name)}
-    tests = [by_name[n] for n in SUBSET]
     return [dataclasses.replace(t, timeout=3.0) if t.name == "train.optimizers" else t
-            for t in tests]
+            for t in harness.tests_named(A2, SUBSET)]
 
 
 def submissions(dest: Path, n: int, hang: bool = True) -> list[Path]:
     """n submissions: copies of the reference, one with a classic bug, one that hangs."""
-    paths = []
-    for i in range(n - 2):
-        d = dest / f"student{i}"
-        d.mkdir(parents=True)
-        for f in A2.graded_files:
-            (d / f).write_bytes((A2.solution_dir / f).read_bytes())
-        paths.append(d)
-    ex = {e.name: e for e in list_examples(A2)}
-    paths.append(materialize(ex["bias_not_summed"], A2, dest / f"student{n - 2}"))
-    last = ex["hostile/infinite_loop"] if hang else ex["bias_not_summed"]
-    paths.append(materialize(last, A2, dest / f"student{n - 1}"))
-    return paths
+    last = "hostile/infinite_loop" if hang else "bias_not_summed"
+    return harness.submissions(A2, dest, n, ["bias_not_summed", last])
 
 
 def docs(out: Path) -> dict[str, dict]:
@@ -391,18 +378,7 @@ def test_ctrl_c_on_a_local_cluster_then_resume(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LMKIT_TEST_MARK=mark.split("=", 1)[1])
     cmd = [PY, "-m", "autograder", "grade", str(subs), "-a", "a2", "--out", str(out),
            "--cluster", "local:1", "--public-only"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list(out.glob("*/record.json")):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        text, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, text = harness.interrupted(cmd, env, lambda: list(out.glob("*/record.json")))
     assert proc.returncode == 130, text
     assert "Dask dashboard: http://127.0.0.1:" in text and "on the Dask cluster local:1" in text
     first = sorted(p.parent.name for p in out.glob("*/record.json"))

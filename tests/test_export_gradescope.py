@@ -16,6 +16,7 @@ import pytest
 
 from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
+from harness import kit_command
 
 # platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -85,9 +86,7 @@ def test_validator_rejects_what_gradescope_rejects():
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gs") / "a2.zip"
-    r = subprocess.run([sys.executable, "-m", "autograder", "export", "gradescope", "a2", str(out)],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("export", "gradescope", "a2", out)
     return out
 
 
@@ -164,10 +163,7 @@ def test_buggy_submission_agrees_with_grade(autograder_zip, tmp_path):
     folder = materialize(ex, A2, tmp_path / "buggy")
     files = {f: (folder / f).read_text() for f in A2.graded_files}
     doc, _ = run_in_container(autograder_zip, tmp_path / "c", files)
-    r = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "-a", "a2",
-                        "--out", str(tmp_path / "grades"), "-j", "1"], cwd=ROOT,
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("grade", folder, "-a", "a2", "--out", tmp_path / "grades", "-j", "1")
     ours = json.loads((tmp_path / "grades" / "buggy" / "results.json").read_text())
     # a worker killed from outside (another grader on this shared machine reusing the worker
     # uid: reported to the engine's owner) is an engine event, not an export disagreement

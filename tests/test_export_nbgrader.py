@@ -15,6 +15,7 @@ import pytest
 
 from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
+from harness import kit_command
 
 # sandbox batches and platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -50,9 +51,7 @@ def course(tmp_path_factory):
         pytest.skip(f"nbgrader is not installed in this venv ({BIN / 'nbgrader'} missing)")
     tmp = tmp_path_factory.mktemp("nbgrader")
     course = tmp / "course"
-    r = subprocess.run([sys.executable, "-m", "autograder", "export", "nbgrader", "a2", str(course)],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("export", "nbgrader", "a2", course)
     src = course / "source" / "a2_window"
     # the real notebook's experiments take minutes to execute: its own test below checks the
     # release; the mechanism is proven here with a one-function fixture notebook
@@ -80,10 +79,7 @@ def course(tmp_path_factory):
             (dest / "fixture.ipynb").write_text(json.dumps(nb))
     nbgrader("autograde", "a2_window", "--create", cwd=course)
 
-    r = subprocess.run([sys.executable, "-m", "autograder", "grade", str(code["bob"]),
-                        str(code["alice"]), "-a", "a2", "-j", "1", "--out", str(tmp / "grades")],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("grade", code["bob"], code["alice"], "-a", "a2", "-j", "1", "--out", tmp / "grades")
     ours = {"alice": json.loads((tmp / "grades" / "a2_window" / "results.json").read_text()),
             "bob": json.loads((tmp / "grades" / "bob-files" / "results.json").read_text())}
     return course, code, ours, had_real, tmp

@@ -14,6 +14,7 @@ import pytest
 from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
 from autograder.instructor.export.otter import ROOT_FILE, pack_submission
+from harness import kit_command
 
 # sandbox batches and platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -30,15 +31,11 @@ def graded(tmp_path_factory):
         pytest.skip(f"otter-grader is not installed in this venv ({OTTER} missing)")
     tmp = tmp_path_factory.mktemp("otter")
     ag = tmp / "a2-otter.zip"
-    r = subprocess.run([sys.executable, "-m", "autograder", "export", "otter", "a2", str(ag)],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("export", "otter", "a2", ag)
     bug = next(e for e in list_examples(A2) if e.name == "softmax_no_max")
     folders = {"correct": A2.solution_dir, "buggy": materialize(bug, A2, tmp / "subs" / "buggy")}
-    r = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folders["buggy"]),
-                        str(A2.solution_dir), "-a", "a2", "-j", "1", "--out", str(tmp / "grades")],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    kit_command("grade", folders["buggy"], A2.solution_dir, "-a", "a2", "-j", "1",
+                "--out", tmp / "grades")
     ours = {"buggy": json.loads((tmp / "grades" / "buggy" / "results.json").read_text()),
             "correct": json.loads((tmp / "grades" / "a2_window" / "results.json").read_text())}
     otter = {}

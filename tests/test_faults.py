@@ -20,10 +20,10 @@ import pytest
 
 from autograder.authoring import registry as asg
 from autograder.engine import sandbox
-from autograder.instructor.examples import list_examples, materialize
 from autograder.engine.batch import grade_batch, make_grader
 from autograder.reporters.gradescope import results_json
 from autograder.authoring.declare import load_tests
+import harness
 
 # sandbox batches and platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -39,22 +39,12 @@ needs_root = pytest.mark.skipif(not (sandbox.is_root() and sandbox.bwrap_works()
 
 
 def subset():
-    by_name = {t.name: t for t in load_tests(A2.name)}
-    return [by_name[n] for n in SUBSET]
+    return harness.tests_named(A2, SUBSET)
 
 
 def submissions(dest: Path, n: int) -> list[Path]:
     """n submissions: copies of the reference, and one with a classic bug."""
-    paths = []
-    for i in range(n - 1):
-        d = dest / f"student{i}"
-        d.mkdir(parents=True)
-        for f in A2.graded_files:
-            (d / f).write_bytes((A2.solution_dir / f).read_bytes())
-        paths.append(d)
-    bug = next(e for e in list_examples(A2) if e.name == "bias_not_summed")
-    paths.append(materialize(bug, A2, dest / f"student{n - 1}"))
-    return paths
+    return harness.submissions(A2, dest, n, ["bias_not_summed"])
 
 
 def assert_complete(out: Path, names: list[str], n_tests: int) -> dict[str, dict]:
@@ -174,17 +164,7 @@ def test_ctrl_c_then_resume(tmp_path):
     env = dict(os.environ, TMPDIR=str(private_tmp), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "-a", "a2", "--out", str(out),
            "-j", "1", "--public-only"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        while not list(out.glob("*/results.json")):
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        text, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, text = harness.interrupted(cmd, env, lambda: list(out.glob("*/results.json")))
     assert proc.returncode == 130, text
     n_tests = len(load_tests(A2.name, include_hidden=False))
     first = assert_complete(out, names, n_tests)

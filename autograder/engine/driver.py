@@ -250,12 +250,9 @@ class Worker:
             while True:
                 while b"\n" in self._buf:
                     raw, self._buf = self._buf.split(b"\n", 1)
-                    try:
-                        msg = loads_shallow(raw.decode("utf-8", "replace"), max_depth=2)
-                        if isinstance(msg, dict):
-                            return msg
-                    except ValueError:
-                        pass
+                    msg = _message(raw)
+                    if msg is not None:
+                        return msg
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -287,12 +284,19 @@ class Worker:
             if raw is None:
                 self._eof = True
                 return None
-            try:
-                msg = loads_shallow(raw.decode("utf-8", "replace"), max_depth=2)
-                if isinstance(msg, dict):
-                    return msg
-            except ValueError:
-                pass
+            msg = _message(raw)
+            if msg is not None:
+                return msg
+
+
+def _message(raw: bytes) -> dict | None:
+    """One line of the worker's stdout as its JSON message, or None for anything else (what
+    student code prints, a cut line): the readers skip junk rather than fail on it."""
+    try:
+        msg = loads_shallow(raw.decode("utf-8", "replace"), max_depth=2)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None
 
 
 class _ThreadReader:

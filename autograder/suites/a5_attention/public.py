@@ -20,14 +20,14 @@ from autograder.authoring import public
 H = J.Hint
 
 
-def _variant(name, key, sub=None, rtol=1e-6):
-    """A hint condition: the student's ``key`` equals the reference's variant ``name``."""
+def _variant_hint(name, key, say, sub=None, rtol=1e-6):
+    """A hint that fires when the student's ``key`` equals the reference's variant ``name``."""
     def when(e, a):
         v = e["variants"][name]
         if sub is not None:
             v = v[sub]
         return J.isclose(a[key], v, rtol=rtol, atol=1e-12)
-    return when
+    return H(when, say)
 
 
 def _nonfinite_rows(e, a):
@@ -41,23 +41,26 @@ def _nonfinite_rows(e, a):
 SEES_NEXT = H(lambda e, a: J.isclose(a["mask"], e["variants"]["sees_next"]),
               "position i may also see position i + 1: the token it has to predict. A causal "
               "mask allows the past and the position itself, nothing after it")
-SEES_NEXT_MHA = H(_variant("sees_next", "out"),
-                  "each position attends to the next one as well: the causal mask leaks the token "
-                  "to be predicted (check causal_mask: the past and the position itself only)")
-MASK_AFTER = H(_variant("mask_after", "probs"),
-               "the mask was applied after the softmax: masked positions were zeroed but the "
-               "allowed ones did not get their mass back (rows no longer sum to one). Mask the "
-               "scores before normalising")
-MASK_AFTER_ATT = H(_variant("mask_after", "out"),
-                   "the attention weights come from a softmax over all keys with the masked ones "
-                   "zeroed afterwards: mask the scores before the softmax, so each row's weights "
-                   "sum to one over the keys it may see")
-WRONG_AXIS = H(_variant("wrong_axis", "probs"),
-               "the softmax is normalised over the queries (axis -2); it runs over the keys, the "
-               "last axis: each query spreads one unit of attention over the positions it sees")
-WRONG_AXIS_ATT = H(_variant("wrong_axis", "out"),
-                   "the attention weights are normalised over the queries, not over the keys: "
-                   "the softmax runs over the last axis of the scores")
+SEES_NEXT_MHA = _variant_hint("sees_next", "out",
+                              "each position attends to the next one as well: the causal mask "
+                              "leaks the token to be predicted (check causal_mask: the past and "
+                              "the position itself only)")
+MASK_AFTER = _variant_hint("mask_after", "probs",
+                           "the mask was applied after the softmax: masked positions were zeroed "
+                           "but the allowed ones did not get their mass back (rows no longer sum "
+                           "to one). Mask the scores before normalising")
+MASK_AFTER_ATT = _variant_hint("mask_after", "out",
+                               "the attention weights come from a softmax over all keys with the "
+                               "masked ones zeroed afterwards: mask the scores before the "
+                               "softmax, so each row's weights sum to one over the keys it may "
+                               "see")
+WRONG_AXIS = _variant_hint("wrong_axis", "probs",
+                           "the softmax is normalised over the queries (axis -2); it runs over "
+                           "the keys, the last axis: each query spreads one unit of attention "
+                           "over the positions it sees")
+WRONG_AXIS_ATT = _variant_hint("wrong_axis", "out",
+                               "the attention weights are normalised over the queries, not over "
+                               "the keys: the softmax runs over the last axis of the scores")
 UNSTABLE = H(lambda e, a: (lambda bad, empty: bad.any() and (bad & ~empty).any())(*_nonfinite_rows(e, a))
              and e["scale"] > 100,
              "large scores overflow the exponential (exp(1000) is inf, inf / inf is NaN): "
@@ -66,39 +69,44 @@ UNSTABLE = H(lambda e, a: (lambda bad, empty: bad.any() and (bad & ~empty).any()
 MASKED_ROW_NAN = H(lambda e, a: (lambda bad, empty: bad.any() and not (bad & ~empty).any())(*_nonfinite_rows(e, a)),
                    "a row that may attend to nothing came out NaN: its largest allowed score is "
                    "-inf and its normaliser is 0. Such a row gets weights 0 (and output 0), never NaN")
-NO_SCALE = H(_variant("no_scale", "out"),
-             "the scores are not divided by sqrt(d_k): q . k grows like sqrt(d_k) for "
-             "unit-variance entries, and an unscaled softmax saturates as heads get wider")
-MERGE_ORDER = H(_variant("merge_no_transpose", "merged"),
-                "the heads were merged by a reshape alone: (N, h, T, d_k) flattened as it is "
-                "interleaves positions and heads. Bring time back next to the batch axis first")
-LN_MEAN = H(_variant("no_mean_term", "dx"),
-            "the layer-norm gradient misses the path through the mean: every input of a row "
-            "shifts mu, so dx has a term from the mean besides the direct and the variance terms")
-GELU_PRODUCT = H(_variant("no_product_rule", "dx"),
-                 "the GELU gradient keeps only 0.5 (1 + tanh(u)): x appears twice in "
-                 "0.5 x (1 + tanh(u)), directly and inside u, and the product rule needs both")
-POS_MEAN = H(_variant("mean", "dW_pos"),
-             "dW_pos is the batch MEAN of the upstream gradient: W_pos[t] is added to every "
-             "sequence of the batch, so its gradient is their sum")
-RESIDUAL = H(_variant("residual_dropped", "dx", sub="dx"),
-             "the MLP residual's identity path is missing from the backward: h reaches the "
-             "output directly (out = h + mlp(...)), so its gradient is dout plus the MLP "
-             "branch's backward")
-TORCH_NO_MASK = H(_variant("no_mask", "y"),
-                  "every position attends to the whole sequence, the future included: set the "
-                  "scores above the diagonal to -inf before the softmax")
-POST_NORM = H(_variant("post_norm", "y"),
-              "this is a post-norm block (LayerNorm applied after each residual sum, as in the "
-              "original transformer); GPT-2's pre-norm block normalises each branch's INPUT "
-              "and leaves the residual stream itself unnormalised")
-POS_AFTER = H(_variant("pos_after_first_block", "logits"),
-              "the positional embeddings are added after the first block: that block's "
-              "attention sees an unordered bag of tokens. Add them to the token embeddings, "
-              "before any block")
-COSINE_WARMUP = H(_variant("cosine_ignores_warmup", "lr", rtol=1e-9),
-                  "the cosine starts its clock at step 0 instead of at the end of the warm-up: "
-                  "after warm-up the rate jumps down instead of starting from base_lr")
+NO_SCALE = _variant_hint("no_scale", "out",
+                         "the scores are not divided by sqrt(d_k): q . k grows like sqrt(d_k) for "
+                         "unit-variance entries, and an unscaled softmax saturates as heads get "
+                         "wider")
+MERGE_ORDER = _variant_hint("merge_no_transpose", "merged",
+                            "the heads were merged by a reshape alone: (N, h, T, d_k) flattened "
+                            "as it is interleaves positions and heads. Bring time back next to "
+                            "the batch axis first")
+LN_MEAN = _variant_hint("no_mean_term", "dx",
+                        "the layer-norm gradient misses the path through the mean: every input of "
+                        "a row shifts mu, so dx has a term from the mean besides the direct and "
+                        "the variance terms")
+GELU_PRODUCT = _variant_hint("no_product_rule", "dx",
+                             "the GELU gradient keeps only 0.5 (1 + tanh(u)): x appears twice in "
+                             "0.5 x (1 + tanh(u)), directly and inside u, and the product rule "
+                             "needs both")
+POS_MEAN = _variant_hint("mean", "dW_pos",
+                         "dW_pos is the batch MEAN of the upstream gradient: W_pos[t] is added to "
+                         "every sequence of the batch, so its gradient is their sum")
+RESIDUAL = _variant_hint("residual_dropped", "dx",
+                         "the MLP residual's identity path is missing from the backward: h "
+                         "reaches the output directly (out = h + mlp(...)), so its gradient is "
+                         "dout plus the MLP branch's backward", sub="dx")
+TORCH_NO_MASK = _variant_hint("no_mask", "y",
+                              "every position attends to the whole sequence, the future included: "
+                              "set the scores above the diagonal to -inf before the softmax")
+POST_NORM = _variant_hint("post_norm", "y",
+                          "this is a post-norm block (LayerNorm applied after each residual sum, "
+                          "as in the original transformer); GPT-2's pre-norm block normalises "
+                          "each branch's INPUT and leaves the residual stream itself unnormalised")
+POS_AFTER = _variant_hint("pos_after_first_block", "logits",
+                          "the positional embeddings are added after the first block: that "
+                          "block's attention sees an unordered bag of tokens. Add them to the "
+                          "token embeddings, before any block")
+COSINE_WARMUP = _variant_hint("cosine_ignores_warmup", "lr",
+                              "the cosine starts its clock at step 0 instead of at the end of the "
+                              "warm-up: after warm-up the rate jumps down instead of starting "
+                              "from base_lr", rtol=1e-9)
 DECAY_ALL = H(lambda e, a: a["groups"] == e["variants"]["decay_all"],
               "every parameter is in the decayed group: weight decay pulls LayerNorm gains "
               "towards 0 and biases towards 0 for no benefit; only the weight matrices decay")
