@@ -63,26 +63,6 @@ class WindowLM:
         self.mask = np.ones(V, dtype=bool)
         self.mask[vocab.bos_id] = False
 
-    # -- the forward pass ----------------------------------------------------------------------
-    def forward(self, contexts):
-        """The scores of every word for a batch of windows: the layers' forwards chained
-        (embedding, concat, affine, tanh, affine). ``loss`` and ``window_log_probs`` both start
-        from it.
-
-        Inputs:
-        - contexts: (N, C) int word ids, oldest first
-
-        Returns a tuple of:
-        - scores: (N, V) float64, before the softmax
-        - cache: the layers' caches in forward order (emb, concat, affine1, tanh, affine2), for
-          loss's backward
-        """
-        p = self.params
-        scores, cache = None, None
-        # Hint: chain the forwards (embedding, concat, affine, tanh, affine), keeping each cache.
-        raise NotImplementedError("WindowLM.forward: write this part")
-        return scores, cache
-
     # -- training objective ------------------------------------------------------------------
     def loss(self, contexts, targets):
         """Mean cross-entropy of the targets given their windows, and its gradients.
@@ -95,8 +75,10 @@ class WindowLM:
         - loss: float, -(1/N) * sum_i ln p(targets[i] | contexts[i])
         - grads: dict with the same keys and shapes as self.params, the gradient of loss
         """
+        p = self.params
         loss, grads = None, None
-        # Hint: self.forward, then the softmax loss, then the layers' backwards in reverse order.
+        # Hint: chain the layers' forwards (embedding, concat, affine, tanh, affine, softmax loss),
+        # Hint: then their backwards in the reverse order, keeping each cache.
         raise NotImplementedError("WindowLM.loss: write this part")
         return loss, grads
 
@@ -111,6 +93,7 @@ class WindowLM:
         Returns:
         - logp: (N, V) float64; -inf at <s>; exp(logp[i]) sums to one
         """
+        p = self.params
         logp = None
         raise NotImplementedError("WindowLM.window_log_probs: write this part")
         return logp

@@ -63,32 +63,6 @@ class WindowLM:
         self.mask = np.ones(V, dtype=bool)
         self.mask[vocab.bos_id] = False
 
-    # -- the forward pass ----------------------------------------------------------------------
-    def forward(self, contexts):
-        """The scores of every word for a batch of windows: the layers' forwards chained
-        (embedding, concat, affine, tanh, affine). ``loss`` and ``window_log_probs`` both start
-        from it.
-
-        Inputs:
-        - contexts: (N, C) int word ids, oldest first
-
-        Returns a tuple of:
-        - scores: (N, V) float64, before the softmax
-        - cache: the layers' caches in forward order (emb, concat, affine1, tanh, affine2), for
-          loss's backward
-        """
-        p = self.params
-        ### BEGIN SOLUTION
-        # HINT: chain the forwards (embedding, concat, affine, tanh, affine), keeping each cache.
-        emb, emb_cache = embedding_forward(contexts, p["W_emb"])
-        x, cat_cache = concat_forward(emb)
-        a, fc1_cache = affine_forward(x, p["W1"], p["b1"])
-        h, tanh_cache = tanh_forward(a)
-        scores, fc2_cache = affine_forward(h, p["W2"], p["b2"])
-        cache = (emb_cache, cat_cache, fc1_cache, tanh_cache, fc2_cache)
-        ### END SOLUTION
-        return scores, cache
-
     # -- training objective ------------------------------------------------------------------
     def loss(self, contexts, targets):
         """Mean cross-entropy of the targets given their windows, and its gradients.
@@ -101,9 +75,15 @@ class WindowLM:
         - loss: float, -(1/N) * sum_i ln p(targets[i] | contexts[i])
         - grads: dict with the same keys and shapes as self.params, the gradient of loss
         """
+        p = self.params
         ### BEGIN SOLUTION
-        # HINT: self.forward, then the softmax loss, then the layers' backwards in reverse order.
-        scores, (emb_cache, cat_cache, fc1_cache, tanh_cache, fc2_cache) = self.forward(contexts)
+        # HINT: chain the layers' forwards (embedding, concat, affine, tanh, affine, softmax loss),
+        # HINT: then their backwards in the reverse order, keeping each cache.
+        emb, emb_cache = embedding_forward(contexts, p["W_emb"])
+        x, cat_cache = concat_forward(emb)
+        a, fc1_cache = affine_forward(x, p["W1"], p["b1"])
+        h, tanh_cache = tanh_forward(a)
+        scores, fc2_cache = affine_forward(h, p["W2"], p["b2"])
         loss, sm_cache = softmax_loss_forward(scores, targets, self.mask)
 
         grads = {}
@@ -127,8 +107,13 @@ class WindowLM:
         Returns:
         - logp: (N, V) float64; -inf at <s>; exp(logp[i]) sums to one
         """
+        p = self.params
         ### BEGIN SOLUTION
-        scores, _ = self.forward(contexts)
+        emb, _ = embedding_forward(contexts, p["W_emb"])
+        x, _ = concat_forward(emb)
+        a, _ = affine_forward(x, p["W1"], p["b1"])
+        h, _ = tanh_forward(a)
+        scores, _ = affine_forward(h, p["W2"], p["b2"])
         logp = log_softmax(scores, self.mask)
         ### END SOLUTION
         return logp
