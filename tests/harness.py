@@ -88,14 +88,18 @@ def submissions(assignment: Assignment, dest: Path, n: int, examples: list[str])
     return paths
 
 
-def interrupted(cmd: list[str], env: dict[str, str], ready) -> tuple[subprocess.Popen, str]:
+def interrupted(cmd: list[str], env: dict[str, str], ready,
+                hung_after: float = 900.0) -> tuple[subprocess.Popen, str]:
     """Start ``cmd`` in the kit's root and send it SIGINT (Ctrl-C) once ``ready()`` is true; it
-    must still be running then. Returns the finished process and everything it printed."""
+    must still be running then. Returns the finished process and everything it printed.
+    ``hung_after``: a guard against a hang, not a speed bound (far above any run's time)."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
+        give_up = time.monotonic() + hung_after
         while not ready():
             assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < give_up, f"{cmd}: nothing to interrupt after {hung_after:g} s (hung?)"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         text, _ = proc.communicate(timeout=300)
