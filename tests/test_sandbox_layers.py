@@ -19,7 +19,7 @@ from rich.console import Console
 from autograder.authoring import registry as asg
 from autograder.authoring.declare import load_tests
 from autograder.engine import sandbox
-from autograder.engine.batch import grade_batch, make_grader, with_budget
+from autograder.engine.batch import make_grader, with_budget
 from autograder.engine.intake import load_submission
 from autograder.engine.sandbox import CgroupV1, CgroupV2, Limits
 from autograder.errors import KitError
