@@ -6,6 +6,7 @@ result already on disk for the same files and tests is not redone (resume after 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import queue
@@ -51,6 +52,8 @@ class Grader:
     # verify's shortcut: submission id -> results it gets without running those tests (the
     # reference's, for tests its edits provably cannot reach; instructor/reach.py)
     assumed: dict[str, dict[str, TestResult]] = field(default_factory=dict)
+    # submission id -> a time budget of its own (seconds), in place of limits.budget_s
+    budgets: dict[str, float] = field(default_factory=dict)
 
     def grade_one(self, sub: Submission, slot: int = 0,
                   on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
@@ -76,9 +79,12 @@ class Grader:
         if to_run:
             with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
                 staged = stage(sub, self.assignment, Path(tmp) / "stage")
+                limits = self.limits
+                if sub.id in self.budgets:
+                    limits = dataclasses.replace(limits, budget_s=self.budgets[sub.id])
                 runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
                                          preload=self.assignment.preload_for(to_run),
-                                         limits=self.limits, sandboxed=self.sandboxed,
+                                         limits=limits, sandboxed=self.sandboxed,
                                          strict=self.strict, slot=slot,
                                          warm=self.assignment.warm_for(to_run))
                 report = runner.run(staged, to_run, progress=progress)

@@ -22,7 +22,7 @@ from autograder.instructor import reach
 from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.instructor.reference import stale_public
 from autograder.reporters.feedback import feedback_md
-from autograder.engine.sandbox import Limits, short_names
+from autograder.engine.sandbox import short_names
 
 TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
@@ -83,13 +83,13 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                       f"tests each, and {len(examples)} examples on {ran} tests in all "
                       + ("(every test)" if all_tests else
                          "(each on the tests its edits can reach; the rest are the reference's)"))
-        # examples with their own time budget (budget_s) are graded in a batch of their own
-        own = {ex.name.replace("/", "__"): ex.budget_s for ex in examples if ex.budget_s}
-        results = grade_batch(grader, [p for s, p in subs.items() if s not in own], out,
-                              jobs=jobs, resume=False)
-        for sid, budget in own.items():
-            g = make_grader(a, tests, Path(kit), limits=Limits(budget_s=budget))
-            results += grade_batch(g, [subs[sid]], tmp / f"out-{sid}", jobs=1, resume=False)
+        # examples with a time budget of their own (budget_s) get it in the same batch; they
+        # and the other attacks (hangs that wait out timeouts) go first, so that no long one
+        # starts last and leaves a core idle at the end
+        grader.budgets = {ex.name.replace("/", "__"): ex.budget_s for ex in examples
+                          if ex.budget_s}
+        order = sorted(subs, key=lambda s: (s not in grader.budgets, not s.startswith("hostile__")))
+        results = grade_batch(grader, [subs[s] for s in order], out, jobs=jobs, resume=False)
     by_id = {r.submission: r for r in results}
     active = short_names(by_id[submission_id(subs["reference"])].layers)
     uncontained: list[str] = []
