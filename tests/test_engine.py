@@ -223,6 +223,18 @@ def test_resume_keeps_results_of_unchanged_submissions(grader, submissions, batc
     assert (folder / "reference" / RESULTS).read_bytes() == before
 
 
+def test_a_submission_with_a_budget_of_its_own_in_a_batch(grader, submissions, tmp_path):
+    """Grader.budgets (verify's examples with budget_s): that submission alone gets its budget,
+    in the same batch as the others."""
+    import dataclasses
+    g = dataclasses.replace(grader, tests=grader.tests[:3], budgets={"stubs": 1e-9})
+    res = {r.submission: r for r in grade_batch(g, [submissions["reference"], submissions["stubs"]],
+                                                 tmp_path, jobs=2, resume=False)}
+    assert all(t.passed for t in res["reference"].tests), res["reference"].tests
+    cut = [t for t in res["stubs"].tests if "submission time budget exhausted" in t.feedback]
+    assert len(cut) >= 2 and all(t.kind == "timeout" for t in cut), res["stubs"].tests
+
+
 # -- the sandbox is real: one test each (the hostile suite has the broad versions) -------------
 PROBE = '''
 
