@@ -292,25 +292,29 @@ def test_dict_models_agree_exactly_with_the_vectorised_ones(n):
 
 
 def test_sampling_draws_check_passes_honest_samplers_and_fails_others():
-    """The statistical part of the sampling tests: honest draws pass at every seed tried (the
-    bound misses with probability 1e-9), draws from another distribution fail."""
-    from autograder.suites.a1_ngram.public import _draws_judge, tv_bound
+    """The statistical part of the sampling tests (judges.draws_follow on the model's own
+    distribution): honest draws pass at every seed tried, draws from another distribution fail
+    naming the context, the token and the likely cause."""
+    from autograder.suites.a1_ngram.public import STATEFUL, sampling_judge
     p = np.array([0.0, 0.5, 0.2, 0.1, 0.1, 0.05, 0.05])
     words = [f"w{i}" for i in range(len(p))]
 
-    def actual(draws):
-        return {"dist": p[None, :], "draws": draws[None, :], "words": words, "contexts": [""]}
+    def out(draws):
+        return {"dist": p[None, :], "words": words, "contexts": ["w1"], "samples": [],
+                "same_samples": True, "prompt_unchanged": True,
+                "draws": {"counts": draws[None, :], "probs": p[None, :], "tokens": words,
+                          "labels": ["the first token drawn after 'w1'"]}}
     for seed in range(200):
-        draws = np.bincount(np.random.default_rng(seed).choice(len(p), 1500, p=p),
-                            minlength=len(p))
-        assert _draws_judge(None, actual(draws)).passed, seed
+        draws = np.random.default_rng(seed).multinomial(800, p)
+        assert sampling_judge(out(draws), out(draws)).passed, seed
     q = np.array([0.0, 0.3, 0.3, 0.1, 0.1, 0.1, 0.1])     # total variation 0.2 from p
-    assert 0.5 * np.abs(p - q).sum() > 1.5 * tv_bound(p, 1500)
-    draws = np.bincount(np.random.default_rng(0).choice(len(q), 1500, p=q), minlength=len(q))
-    v = _draws_judge(None, actual(draws))
-    assert not v.passed and "more than chance allows" in v.message
+    draws = np.random.default_rng(0).multinomial(800, q)
+    v = sampling_judge(out(draws), out(draws))
+    assert v.score == 0.75 and v.hints == (STATEFUL,)
+    assert "worst the first token drawn after 'w1'" in v.message and "id 1 ('w1')" in v.message
+    assert "does next_distribution keep state between calls?" in v.feedback()
     draws[0] = 1                                              # a word of probability 0
-    assert "probability 0" in _draws_judge(None, actual(draws)).message
+    assert "probability 0" in sampling_judge(out(draws), out(draws)).message
 
 
 def test_measurements_on_the_sam_corpus():

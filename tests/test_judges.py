@@ -334,6 +334,79 @@ def test_all_of_takes_the_minimum_and_joins_messages():
     assert part({"a": 1.0, "b": 1.0}, {"a": 1.0, "b": 0.0}).score == 0.5
 
 
+# -- draws_follow --------------------------------------------------------------------------
+P_DRAWS = np.array([[0.0, 0.5, 0.2, 0.1, 0.1, 0.05, 0.05],
+                    [0.0, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2]])
+TOKENS = ["<s>", "a", "b", "c", "d", "e", "f"]
+
+
+def _draws(p, seed, n=1500):
+    g = np.random.default_rng(seed)
+    return np.stack([g.multinomial(n, row / row.sum()) for row in p])
+
+
+def test_draws_follow_against_the_reference_ignores_the_output_s_probabilities():
+    expected = {"probs": P_DRAWS}
+    actual = {"counts": _draws(P_DRAWS, 0), "probs": np.flip(P_DRAWS, axis=1)}
+    assert J.draws_follow()(expected, actual).passed
+    uniform = np.where(P_DRAWS > 0, 1.0, 0.0)
+    v = J.draws_follow(labels=["first", "second"])(expected, {"counts": _draws(uniform, 0)})
+    assert not v.passed and "expected distribution" in v.message and "worst first" in v.message
+
+
+def test_draws_follow_own_passes_honest_samplers_of_the_model_s_own_distribution():
+    """own=True tests the draws against the probabilities that came back with them, normalised
+    as lmcore.lm.generate normalises them (a model whose rows sum to 3 is sampled fine)."""
+    judge = J.draws_follow(own=True)
+    for seed in range(100):
+        counts = _draws(P_DRAWS, seed)
+        assert judge(None, {"counts": counts, "probs": P_DRAWS}).passed, seed
+        assert judge(None, {"counts": counts, "probs": 3 * P_DRAWS}).passed, seed
+    assert judge(None, {"counts": np.zeros((2, 7)), "probs": np.zeros((2, 7))}).passed
+
+
+def test_draws_follow_own_fails_a_sampler_that_ignores_the_distribution():
+    hint = J.Hint(lambda e, a: True, "does the model keep state?")
+    judge = J.draws_follow(own=True, hints=[hint])
+    uniform = np.where(P_DRAWS > 0, 1.0, 0.0)
+    actual = {"counts": _draws(uniform, 0), "probs": P_DRAWS, "tokens": TOKENS,
+              "labels": ["the first token after 'x'", "the second token after 'x'"]}
+    v = judge({"probs": uniform}, actual)          # the reference's probabilities are not used
+    assert not v.passed and v.hints == (hint.say,)
+    assert v.message.startswith("the draws do not follow the model's own distribution: "
+                                "chi-square")
+    assert "worst the first token after 'x'" in v.message and "id 1 ('a')" in v.message
+    assert "where its probability is 0.500" in v.message
+    counts = _draws(P_DRAWS, 0)
+    counts[1, 0] = 2                                    # a token of probability 0
+    v = judge(None, {**actual, "counts": counts})
+    assert not v.passed and v.message == ("the second token after 'x': id 0 ('<s>') was drawn 2 "
+                                          "times in 1502 draws but has probability 0")
+
+
+@pytest.mark.parametrize("bad,says", [
+    ((1, 3, -0.1), "id 3 ('c') has probability -0.1 < 0"),
+    ((0, 2, math.nan), "id 2 ('b') has probability nan"),
+    ((0, 4, math.inf), "id 4 ('d') has probability inf"),
+    (None, "every probability is 0, yet 1500 tokens were drawn from it"),
+])
+def test_draws_follow_own_fails_on_a_non_distribution_saying_where(bad, says):
+    probs = P_DRAWS.copy()
+    if bad is None:
+        probs[1] = 0.0
+        row = "distribution 1"
+    else:
+        probs[bad[0], bad[1]] = bad[2]
+        row = f"distribution {bad[0]}"
+    v = J.draws_follow(own=True)(None, {"counts": _draws(P_DRAWS, 0), "probs": probs,
+                                        "tokens": TOKENS})
+    assert not v.passed
+    assert v.message == f"{row}: the model's probabilities are not a distribution: {says}"
+    short = J.draws_follow(own=True)(None, {"counts": _draws(P_DRAWS, 0), "probs": probs[:1]})
+    assert not short.passed and "shape (2, 7)" in short.message
+    assert "expected counts" in J.draws_follow(own=True)(None, {"counts": [[1]]}).message
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def test_rel_error_describe_fmt_isclose_finite():
     assert J.rel_error(1.0, 3.0) == pytest.approx(0.5)

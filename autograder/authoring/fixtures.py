@@ -77,7 +77,8 @@ def generate_draws(model, rng: np.random.Generator, n: int = 1500, prompt: Seque
       of ``</s>`` when the sentence ended at once), row 1 the second one among the sentences
       that went on; "probs" are the model's own distributions of the same two draws (row 1
       the mixture over the first token, renormalised without ``</s>``), as lmcore.lm.generate
-      reshapes them. The judge counts the student's draws against the reference's probs.
+      reshapes them. The judge counts the student's draws against the reference's probs
+      (or, with ``draws_follow(own=True)``, against these, the model's own).
     - "reproducible": the first five sentences again from the same generator state are equal
     - "p_first": the model's next_distribution(prompt) itself (for hints)
     """

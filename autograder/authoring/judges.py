@@ -419,44 +419,58 @@ def _chi2_quantile(df: int, z: float) -> float:
     return df * max(0.0, 1.0 - a + z * math.sqrt(a)) ** 3
 
 
-def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None):
-    """Statistical self-check of a sampler: the counts it drew follow the reference's
-    probabilities.
+def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None, own: bool = False,
+                 hints: Sequence[Hint] = ()):
+    """Statistical check of a sampler: the counts it drew follow the reference's
+    probabilities, or with ``own`` the probabilities that came back with them.
 
     Judges one value of the form ``{"counts": (R, V) ints, "probs": (R, V) floats}`` (and
-    optionally "tokens", the V names used in messages), R distributions:
-    ``actual["counts"][r]`` are the student's draws from distribution r and
-    ``expected["probs"][r]`` the reference's probabilities of it. One chi-square test over all
-    rows (cells whose expected count is below 5 pooled within each row), failing when the
-    statistic passes the quantile whose normal equivalent is ``z`` (z = 5: an honest sampler
-    fails at about one seed in 3 million, so at the test's fixed seed, where verify proves the
-    reference passes, it passes for good), and at once when a token of probability 0 is drawn.
-    ``labels`` name the rows in messages.
+    optionally "tokens", the V names used in messages, and "labels", the R row names), R
+    distributions: ``actual["counts"][r]`` are the student's draws from distribution r and
+    ``expected["probs"][r]`` the reference's probabilities of it. With ``own=True`` the
+    probabilities are ``actual["probs"]`` instead, the student model's own distributions (a
+    self-check: whether they are the right ones is another test's question); each row with
+    draws must then be a distribution (finite, non-negative, a positive sum; normalised here, as
+    lmcore.lm.generate normalises it), or the test fails saying where it is not. One chi-square
+    test over all rows (cells whose expected count is below 5 pooled within each row), failing
+    when the statistic passes the quantile whose normal equivalent is ``z`` (z = 5: an honest
+    sampler fails at about one seed in 3 million, so at the test's fixed seed, where verify
+    proves the reference passes, it passes for good), and at once when a token of probability
+    0 is drawn. ``labels`` (else the output's "labels") name the rows in messages.
     """
+    source = "the model's own distribution" if own else "the expected distribution"
+
     def judge(expected, actual):
         try:
             counts = np.asarray(actual["counts"], dtype=np.float64)
-            probs = np.asarray(expected["probs"], dtype=np.float64)
+            probs = np.asarray((actual if own else expected)["probs"], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
             return Verdict(0.0, f"expected counts of draws, got {describe(actual)}")
         if counts.shape != probs.shape or counts.ndim != 2:
             return Verdict(0.0, f"counts of draws of shape {counts.shape}; expected {probs.shape}")
         tokens = actual.get("tokens")
         tokens = tokens if isinstance(tokens, list) and len(tokens) == probs.shape[1] else None
+        names = labels if labels is not None else actual.get("labels")
+        names = names if isinstance(names, (list, tuple)) and len(names) == len(probs) else None
 
         def tok(i):
             return f"id {i} ({tokens[i]!r})" if tokens and isinstance(tokens[i], str) else f"id {i}"
+        if own:
+            bad = _not_a_distribution(probs, counts, names, tok)
+            if bad:
+                return with_hints(Verdict(0.0, bad), hints, expected, actual)
         stat, df, worst = 0.0, 0, None
         for r, (o, p) in enumerate(zip(counts, probs)):
-            name = labels[r] if labels else f"distribution {r}"
+            name = names[r] if names else f"distribution {r}"
             n = o.sum()
             if n == 0:
                 continue
             impossible = np.flatnonzero((p <= 0) & (o > 0))
             if len(impossible):
                 i = int(impossible[0])
-                return Verdict(0.0, f"{name}: {tok(i)} was drawn {int(o[i])} times in {int(n)} "
-                                    "draws but has probability 0")
+                return with_hints(
+                    Verdict(0.0, f"{name}: {tok(i)} was drawn {int(o[i])} times in {int(n)} "
+                                 "draws but has probability 0"), hints, expected, actual)
             e = n * p / p.sum()
             big = e >= 5
             oo, ee = list(o[big]), list(e[big])
@@ -476,12 +490,29 @@ def draws_follow(z: float = 5.0, labels: Sequence[str] | None = None):
         if stat <= limit:
             return Verdict(1.0)
         tv, name, i, got, want = worst[:5]
-        return Verdict(0.0, f"the draws do not follow the expected distribution: chi-square "
-                            f"{stat:.1f} on {df} degrees of freedom (an honest sampler stays "
-                            f"below {limit:.1f}); worst {name}: total variation {tv:.3f} over "
-                            f"{worst[5]} draws, {tok(i)} drawn with frequency {got:.3f} where "
-                            f"its probability is {want:.3f}")
+        return with_hints(
+            Verdict(0.0, f"the draws do not follow {source}: chi-square "
+                         f"{stat:.1f} on {df} degrees of freedom (an honest sampler stays "
+                         f"below {limit:.1f}); worst {name}: total variation {tv:.3f} over "
+                         f"{worst[5]} draws, {tok(i)} drawn with frequency {got:.3f} where "
+                         f"its probability is {want:.3f}"), hints, expected, actual)
     return judge
+
+
+def _not_a_distribution(probs, counts, names, tok) -> str:
+    """Why the model's own probabilities cannot be what its draws are tested against, or ""."""
+    for r, (o, p) in enumerate(zip(counts, probs)):
+        name = names[r] if names else f"distribution {r}"
+        head = f"{name}: the model's probabilities are not a distribution"
+        if not np.isfinite(p).all():
+            i = int(np.argmax(~np.isfinite(p)))
+            return f"{head}: {tok(i)} has probability {p[i]}"
+        if (p < 0).any():
+            i = int(np.argmax(p < 0))
+            return f"{head}: {tok(i)} has probability {fmt(p[i])} < 0"
+        if o.sum() > 0 and not p.sum() > 0:
+            return f"{head}: every probability is 0, yet {int(o.sum())} tokens were drawn from it"
+    return ""
 
 
 def isclose(a, b, rtol: float = 1e-7, atol: float = 1e-10) -> bool:

@@ -42,6 +42,10 @@ PPL_INF = ("a zero probability must make the perplexity inf, without an error: l
            "(compute it under np.errstate(divide='ignore') or test for p == 0).")
 LOG_BASE = ("your logscore is in base {b}: logscore is the natural log, ln p = np.log(p) "
             "(log2 and log10 give perplexities and likelihoods in other units).")
+STATEFUL = ("does next_distribution keep state between calls? lmcore.lm.generate draws from "
+            "what your model returns during sampling, and those draws disagree with what it "
+            "returns for the same contexts afterwards: the distribution must depend on the "
+            "context alone.")
 BOS_NONZERO = "<s> has a non-zero probability: it is never predicted, so P(<s> | h) must be 0."
 
 
@@ -296,51 +300,17 @@ def unchanged_judge(expected, actual):
                      "(list(sentence) + [...], not sentence.append / insert / extend).")
 
 
-def tv_bound(p, draws: int, miss: float = 1e-9) -> float:
-    """The total variation distance between ``draws`` samples of ``p`` and ``p`` itself stays
-    below this bound except with probability ``miss``: its mean is at most
-    0.5 * sum(sqrt(p (1 - p) / draws)) (Jensen), and one draw moves it by at most 1/draws, so
-    it exceeds the mean by t with probability at most exp(-2 draws t**2) (McDiarmid). A fixed
-    seed makes the test deterministic; an honest model passes it with overwhelming odds,
-    whatever the exact sequence of random numbers the sampler asks for."""
-    p = _arr(p)
-    return float(0.5 * np.sqrt(p * (1 - p) / draws).sum() + np.sqrt(np.log(1 / miss) / (2 * draws)))
+def _stateful(expected, actual):
+    """The draws disagree with a next_distribution that is a distribution: generate is the
+    kit's, so the model answered its calls during sampling differently from its calls after."""
+    p, drawn = _arr(actual["probs"]), _arr(actual["counts"]).sum(axis=1) > 0
+    return bool(np.isfinite(p).all() and (p >= 0).all() and (p.sum(axis=1)[drawn] > 0).all())
 
 
-def _draws_judge(expected, actual):
-    """Self-check: the first tokens that lmcore.lm.generate drew from the student's model follow
-    the model's own next_distribution (normalised, as generate normalises it), within
-    ``tv_bound``. Whether that distribution is the reference's is the exact part's question, so
-    this part's verdict never hangs on how close a wrong model happens to come."""
-    dist, counts = _arr(actual["dist"]), np.asarray(actual["draws"])
-    words, ctxs = actual["words"], actual["contexts"]
-    if counts.shape != dist.shape:
-        return J.Verdict(0.0, f"draws: expected counts of shape {dist.shape}, got {counts.shape}")
-    for i, (q, c) in enumerate(zip(dist, counts)):
-        after = repr(ctxs[i]) if ctxs[i] else "the sentence start"
-        if not np.isfinite(q).all() or (q < 0).any() or q.sum() <= 0:
-            return J.Verdict(0.0, f"next_distribution after {after} is not a distribution "
-                                  "(negative, NaN or all zero), so generate cannot sample it")
-        p = q / q.sum()
-        M = int(c.sum())
-        freq = c / max(M, 1)
-        never = np.nonzero((p == 0) & (c > 0))[0]
-        if len(never):
-            w = int(never[0])
-            return J.Verdict(0.0, f"lmcore.lm.generate drew {words[w]!r} {int(c[w])} times in "
-                                  f"{M} draws after {after}, where your next_distribution gives "
-                                  "it probability 0: the distribution must depend on the context "
-                                  "alone")
-        tv = 0.5 * float(np.abs(freq - p).sum())
-        bound = tv_bound(p, M)
-        if tv > bound:
-            w = int(np.argmax(np.abs(freq - p)))
-            return J.Verdict(0.0, f"the first token that lmcore.lm.generate drew from your model "
-                                  f"after {after} ({M} draws) was {words[w]!r} {freq[w]:.1%} of "
-                                  f"the time, where your next_distribution gives it {p[w]:.1%}: "
-                                  f"total variation {tv:.3f} > {bound:.3f}, more than chance "
-                                  "allows; does next_distribution keep state between calls?")
-    return J.Verdict(1.0)
+# generate draws from the student's model, so the draws are tested against its own
+# next_distribution: whether that is the reference's is the exact part's question, and this
+# part's verdict never hangs on how close a wrong model happens to come
+_own_draws = J.draws_follow(own=True, hints=[J.Hint(_stateful, STATEFUL)])
 
 
 def _repeat_judge(expected, actual):
@@ -356,12 +326,12 @@ def _repeat_judge(expected, actual):
 
 def sampling_judge(expected, actual):
     """The model through lmcore.lm.generate: its next_distribution exactly against the
-    reference (1/4), each one a distribution over the prediction space (1/4), the first tokens
-    drawn following that distribution statistically (1/4), the same seed giving the same
+    reference (1/4), each one a distribution over the prediction space (1/4), the first two
+    tokens drawn following that distribution statistically (1/4), the same seed giving the same
     sentences (1/4). No part depends on the exact random numbers the sampler draws."""
     parts = [("next_distribution", dist_judge()(expected, actual)),
              ("sums", sums_judge()(expected, actual)),
-             ("draws", _draws_judge(expected, actual)),
+             ("draws", _own_draws(None, actual["draws"])),
              ("same seed", _repeat_judge(expected, actual))]
     score = sum(v.score for _, v in parts) / len(parts)
     msgs = [v.message for _, v in parts if not v.passed and v.message]
@@ -752,8 +722,8 @@ TESTS = [
     public("sampling.kn", part="sampling", points=2, scenario="sampling", seed=11,
            params={"corpus": "sam", "n": 2, "model": "kn", "prompts": [[], ["zebra"]]},
            judge=sampling_judge,
-           description="a KN bigram through lmcore.lm.generate: next_distribution exactly, "
-                       "the first tokens drawn statistically, the same seed the same sentences"),
+           description="a KN bigram through lmcore.lm.generate: next_distribution exactly, the "
+                       "first two tokens drawn statistically, the same seed the same sentences"),
     public("inputs.unchanged", part="inputs", points=1, scenario="inputs_unchanged",
            judge=unchanged_judge, description="no graded function modifies its inputs"),
     # optional part, pointed separately: modified Kneser-Ney

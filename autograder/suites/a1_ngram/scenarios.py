@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from lmcore.vocab import Vocab
+from autograder.authoring import fixtures as F
 
 CORPORA = {
     "sam": ["i am sam", "sam i am", "i do not like green eggs and ham"],
@@ -201,10 +202,11 @@ def sampling(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = No
              n_samples: int = 5, max_tokens: int = 20):
     """The model through the course's one sampler, ``lmcore.lm.generate``.
 
-    For each prompt: ``next_distribution(prompt)`` and the counts, over vocabulary ids, of the
-    first token that ``n_draws`` calls of ``generate(lm, rng, max_tokens=1, prompt=prompt)``
-    drew (``</s>`` when the sentence ended at once). Then ``n_samples`` sentences, twice, from
-    two generators with the same seed: a model without hidden state gives the same ones."""
+    For each prompt: ``next_distribution(prompt)`` (``dist``), and in ``draws`` what
+    ``fixtures.generate_draws`` counts of ``n_draws`` sentences of two tokens after it, with
+    the model's own distributions of both draws, two rows a prompt named in ``labels``. Then
+    ``n_samples`` sentences, twice, from two generators with the same seed: a model without
+    hidden state gives the same ones."""
     from lmcore.lm import generate
 
     train, heldout, _, vocab = _data(corpus, min_count)
@@ -212,11 +214,13 @@ def sampling(sub, rng, corpus: str, n: int, model: str, kwargs: dict | None = No
     prompts = [list(p) for p in (prompts or [[]])]
     kept = copy.deepcopy(prompts)
     dist = np.array([np.asarray(lm.next_distribution(p), dtype=np.float64) for p in prompts])
-    draws = np.zeros((len(prompts), len(vocab)), np.int64)
-    for i, p in enumerate(prompts):
-        for _ in range(n_draws):
-            out = generate(lm, rng, max_tokens=1, prompt=p)
-            draws[i, vocab[out[len(p)]] if len(out) > len(p) else vocab.eos_id] += 1
+    rows = [F.generate_draws(lm, rng, n_draws, p)["draws"] for p in prompts]
+    labels = [f"the {which} token drawn after {' '.join(p)!r}" if p else
+              f"the {which} token drawn at the sentence start"
+              for p in prompts for which in ("first", "second")]
+    draws = {"counts": np.concatenate([r["counts"] for r in rows]),
+             "probs": np.concatenate([r["probs"] for r in rows]),
+             "tokens": list(vocab.itos), "labels": labels}
     seed = int(rng.integers(2**32))
     runs = []
     for _ in range(2):
