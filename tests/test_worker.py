@@ -1,0 +1,94 @@
+"""The worker's own machinery, without a sandbox: what it prepares once before forking tests."""
+import importlib
+import os
+import sys
+
+import pytest
+
+from autograder.engine import worker
+
+
+@pytest.fixture
+def package(tmp_path):
+    """A package ``pkgx`` staged under tmp_path, imported through the worker's finder only
+    for the test (sys.path, sys.meta_path and sys.modules put back after)."""
+    pkg = tmp_path / "pkgx"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text("VALUE = 41 + 1\n\ndef where():\n    raise ValueError('here')\n")
+    (pkg / "broken.py").write_text("def f(:\n")
+    saved_path, saved_meta = list(sys.path), list(sys.meta_path)
+    sys.path.insert(0, str(tmp_path))
+    yield pkg
+    sys.path[:], sys.meta_path[:] = saved_path, saved_meta
+    for name in [n for n in sys.modules if n == "pkgx" or n.startswith("pkgx.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def test_precompiled_package_is_imported_from_its_code_objects(package):
+    finder = worker._Precompiled("pkgx", package)
+    assert set(finder.codes) == {str(package / "__init__.py"), str(package / "good.py")}
+    sys.meta_path.insert(0, finder)
+    good = importlib.import_module("pkgx.good")
+    assert isinstance(good.__spec__.loader, worker._CodeLoader)
+    assert good.VALUE == 42 and good.__file__ == str(package / "good.py")
+    # the code object is the one compiled before forking, not a fresh compile
+    assert good.where.__code__ in finder.codes[str(package / "good.py")][1].co_consts
+    with pytest.raises(ValueError) as err:   # tracebacks still point into the student's file
+        good.where()
+    assert err.traceback[-1].path == package / "good.py"
+
+
+def test_a_module_that_does_not_compile_fails_at_its_own_import(package):
+    sys.meta_path.insert(0, worker._Precompiled("pkgx", package))
+    with pytest.raises(SyntaxError) as err:
+        importlib.import_module("pkgx.broken")
+    assert err.value.filename == str(package / "broken.py") and err.value.lineno == 1
+    assert importlib.import_module("pkgx.good").VALUE == 42   # the others still import
+
+
+def test_a_file_rewritten_after_compiling_is_compiled_again(package):
+    finder = worker._Precompiled("pkgx", package)
+    sys.meta_path.insert(0, finder)
+    path = package / "good.py"
+    st = path.stat()
+    path.write_text("VALUE = 7\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    importlib.invalidate_caches()
+    good = importlib.import_module("pkgx.good")
+    assert good.VALUE == 7 and not isinstance(good.__spec__.loader, worker._CodeLoader)
+
+
+def test_other_packages_are_left_to_the_normal_finders(package):
+    finder = worker._Precompiled("pkgx", package)
+    assert finder.find_spec("json") is None and finder.find_spec("pkgxy") is None
+
+
+def test_the_worker_serves_the_submission_precompiled(tmp_path):
+    """Through a real worker (unsandboxed: this is about the worker, not its layers): the
+    graded module a forked test imports was loaded by the precompiled loader."""
+    from pathlib import Path
+
+    from autograder.authoring import registry as asg
+    from autograder.authoring.declare import load_tests
+    from autograder.engine.batch import temp_kit
+    from autograder.engine.intake import load_submission
+    from autograder.engine.runners import SandboxedRunner
+    from autograder.engine.staging import public_kit, stage
+
+    a2 = asg.get("a2")
+    sub_dir = tmp_path / "sub"
+    sub_dir.mkdir()
+    for f in a2.graded_files:
+        (sub_dir / f).write_bytes((a2.solution_dir / f).read_bytes())
+    (sub_dir / "layers.py").write_text(
+        "def embedding_forward(x, W):\n"
+        "    raise RuntimeError(f'loaded by {type(__spec__.loader).__name__}')\n")
+    test = [t for t in load_tests(a2.name, include_hidden=False)
+            if t.name == "embedding.forward_backward"]
+    staged = stage(load_submission(sub_dir, a2), a2, tmp_path / "stage")
+    with temp_kit() as kit:
+        public_kit(Path(kit))
+        run = SandboxedRunner(a2.name, Path(kit), sandboxed=False).run(staged, test).runs[0]
+    assert run.status == "error" and run.error["message"] == "loaded by _CodeLoader", run
