@@ -92,3 +92,49 @@ def test_the_worker_serves_the_submission_precompiled(tmp_path):
         public_kit(Path(kit))
         run = SandboxedRunner(a2.name, Path(kit), sandboxed=False).run(staged, test).runs[0]
     assert run.status == "error" and run.error["message"] == "loaded by _CodeLoader", run
+
+
+@pytest.fixture
+def torch_snapshot():
+    """The worker's tamper snapshot taken here, with torch imported (not torch._dynamo); the
+    snapshot and torch.manual_seed put back after."""
+    torch = pytest.importorskip("torch")
+    saved, seed = list(worker._SNAPSHOT), torch.manual_seed
+    worker._SNAPSHOT[:] = [s for s in worker._snapshot() if s[0] == "torch"]
+    worker._DYNAMO_WRAPPER[:] = [worker._dynamo_code()]
+    yield torch
+    torch.manual_seed = seed
+    worker._SNAPSHOT[:] = saved
+    worker._DYNAMO_WRAPPER[:] = []
+
+
+def test_torchs_own_dynamo_rewrap_of_manual_seed_is_not_tampering(torch_snapshot):
+    torch = torch_snapshot
+    original = torch.manual_seed
+    # what `import torch._dynamo` does (the first optimizer step imports it), without the 2 s
+    torch.manual_seed = torch._disable_dynamo(original)
+    assert worker._tampered() == []
+
+
+def test_other_replacements_of_manual_seed_are_tampering(torch_snapshot):
+    torch = torch_snapshot
+    torch.manual_seed = lambda seed: None
+    assert worker._tampered() == ["torch.manual_seed"]
+    # the same wrapper around another function is a replacement too
+    torch.manual_seed = torch._disable_dynamo(lambda seed: None)
+    assert worker._tampered(restore=True) == ["torch.manual_seed"]
+    assert worker._tampered() == []     # restored
+
+
+def test_a_costly_preload_is_only_for_runs_of_its_scenarios():
+    from autograder.authoring import registry as asg
+    from autograder.authoring.declare import load_tests
+
+    a4 = asg.get("a4")
+    tests = load_tests(a4.name, include_hidden=False)
+    costly = [t for t in tests if a4.costly_for(t)]
+    assert {t.scenario for t in costly} <= set(dict(a4.preload_when)["torch._dynamo"]) and costly
+    assert "torch._dynamo" in a4.preload_for(tests) and "torch._dynamo" in a4.preload_for()
+    assert "torch._dynamo" in a4.preload_for(costly[:1])
+    rest = [t for t in tests if not a4.costly_for(t)]
+    assert "torch._dynamo" not in a4.preload_for(rest) and "torch" in a4.preload_for(rest)

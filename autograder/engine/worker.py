@@ -144,6 +144,7 @@ _SKIP = frozenset(("__warningregistry__", "__dict__", "__weakref__"))
 # What the tamper check calls, bound now: graded code that replaces builtins.any or
 # builtins.vars must not blind the check that looks for exactly that.
 _any, _map, _zip, _vars, _setattr, _is_not = any, map, zip, vars, setattr, operator.is_not
+_getattr, _dict = getattr, dict
 
 
 def _snapshot() -> list:
@@ -167,6 +168,32 @@ def _snapshot() -> list:
     return snap
 
 
+_DYNAMO_WRAPPER: list = []   # the code of torch's lazy dynamo-disable wrapper, once torch is in
+
+
+def _dynamo_code():
+    """The code object every ``torch._disable_dynamo(fn)`` wrapper shares (building one does
+    not import torch._dynamo), or None without torch."""
+    torch_compile = sys.modules.get("torch._compile")
+    wrap = getattr(torch_compile, "_disable_dynamo", None)
+    return getattr(wrap(_any), "__code__", None) if callable(wrap) else None
+
+
+def _torchs_own_rewrap(new, old) -> bool:
+    """Is ``new`` torch's dynamo-disable wrapper around ``old`` itself? Importing
+    torch._dynamo (which the first step of any torch.optim optimizer does) replaces
+    torch.manual_seed by exactly that: the same function, so not tampering. Recognised by
+    the wrapper's code and the function it closes over, which no other object has."""
+    code = _DYNAMO_WRAPPER[0] if _DYNAMO_WRAPPER else None
+    if code is None or _getattr(new, "__code__", None) is not code:
+        return False
+    try:
+        cells = _dict(_zip(code.co_freevars, new.__closure__))
+        return cells["fn"].cell_contents is old
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
 def _tampered(restore: bool = False) -> list[str]:
     """Names of protected attributes that were replaced or deleted; with ``restore``, put
     them back (so that the worker's own error report runs on the real builtins). Runs after
@@ -178,7 +205,8 @@ def _tampered(restore: bool = False) -> list[str]:
         if not _any(_map(_is_not, _map(live.get, keys, repeat(_SKIP)), values)):
             continue
         for key, v in _zip(keys, values):
-            if live.get(key, _SKIP) is not v:
+            now = live.get(key, _SKIP)
+            if now is not v and not _torchs_own_rewrap(now, v):
                 changed.append(f"{name}.{key}")
                 if restore:
                     try:
@@ -366,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     import autograder.engine.wire  # noqa: F401 - imported before any fork, once
     sys.meta_path.insert(0, _Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
     _SNAPSHOT[:] = _snapshot()
+    _DYNAMO_WRAPPER[:] = [_dynamo_code()]
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
