@@ -138,3 +138,70 @@ def test_a_costly_preload_is_only_for_runs_of_its_scenarios():
     assert "torch._dynamo" in a4.preload_for(costly[:1])
     rest = [t for t in tests if not a4.costly_for(t)]
     assert "torch._dynamo" not in a4.preload_for(rest) and "torch" in a4.preload_for(rest)
+
+
+# -- a submission's tests on several workers at once (check) ---------------------------------
+def _names(n):
+    from autograder.authoring.declare import Test
+    return [Test(name=f"t{i}", part="p", points=1, scenario="s", judge=None) for i in range(n)]
+
+
+def test_pool_gives_each_worker_only_what_it_preloaded():
+    from autograder.engine.driver import TestPool
+
+    dyn = frozenset({"torch._dynamo"})
+    pool = TestPool(_names(5), [frozenset(), dyn, frozenset(), dyn, frozenset()],
+                    first=[False, False, False, False, True])
+    plain, full = frozenset({"torch"}), frozenset({"torch"}) | dyn
+    assert pool.take(plain) == 4          # the heavy (first) ones before the declared order
+    assert pool.take(full) == 1           # what only it can run, before the rest
+    assert pool.take(plain) == 0
+    assert pool.take(full) == 3
+    assert pool.take(full) == 2
+    assert pool.take(plain) is None and pool.take(full) is None
+    pool = TestPool(_names(2))
+    pool.stop()
+    assert pool.take(frozenset()) is None
+
+
+def test_check_workers_leave_the_costly_preload_to_the_first():
+    from pathlib import Path
+
+    from autograder.authoring import registry as asg
+    from autograder.authoring.declare import load_tests
+    from autograder.engine.runners import ParallelRunner
+
+    a4 = asg.get("a4")
+    tests = load_tests(a4.name, include_hidden=False)
+    cfgs = ParallelRunner(a4, Path("kit"), workers=3).configs(tests)
+    assert [c.slot for c in cfgs] == [0, 1, 2]
+    assert "torch._dynamo" in cfgs[0].preload
+    assert all("torch._dynamo" not in c.preload and "torch" in c.preload for c in cfgs[1:])
+    assert len(ParallelRunner(a4, Path("kit"), workers=3).configs(tests[:1])) == 1
+
+
+@pytest.fixture(scope="module")
+def a2_checks(tmp_path_factory):
+    """a2's check of the stubs and of two example submissions, on one worker and on two."""
+    from autograder.authoring import registry as asg
+    from autograder.instructor.examples import list_examples, materialize
+    from autograder.student.check import run_check
+
+    a2 = asg.get("a2")
+    by_name = {ex.name: ex for ex in list_examples(a2)}
+    subs = {"stubs": a2.stub_dir}
+    for name in ("bias_not_summed", "partial"):
+        subs[name] = materialize(by_name[name], a2, tmp_path_factory.mktemp(name))
+    return {name: {w: run_check(a2, path, workers=w) for w in (1, 2)}
+            for name, path in subs.items()}
+
+
+def test_check_on_two_workers_gives_the_one_worker_results(a2_checks):
+    for name, by_workers in a2_checks.items():
+        one, two = (by_workers[w] for w in (1, 2))
+        assert [t.name for t in two.tests] == [t.name for t in one.tests], name  # declared order
+        assert [(t.score, t.status, t.kind, t.feedback) for t in two.tests] == \
+               [(t.score, t.status, t.kind, t.feedback) for t in one.tests], name
+        assert two.layers == one.layers and two.score == one.score, name
+    assert a2_checks["partial"][1].score > 0 and any(
+        not t.passed for t in a2_checks["partial"][1].tests)

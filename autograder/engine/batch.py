@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from autograder.engine import expected as expected_mod
 from autograder.engine.intake import load_submission
 from autograder.engine.judging import judge_run
 from autograder.engine.records import Submission, SubmissionResult, TestResult, TestRun
-from autograder.engine.runners import SandboxedRunner
+from autograder.engine.runners import ParallelRunner, SandboxedRunner
 from autograder.engine.sandbox import Limits
 from autograder.engine.staging import public_kit, stage
 from autograder.reporters import files as result_files
@@ -48,6 +49,7 @@ class Grader:
     strict: bool = False
     sandboxed: bool = True
     cancel: threading.Event = field(default_factory=threading.Event)
+    workers: int = 1        # per submission; more only for a lone check (check_workers)
 
     def grade_one(self, sub: Submission, slot: int = 0,
                   on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
@@ -69,10 +71,15 @@ class Grader:
 
         with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
             staged = stage(sub, self.assignment, Path(tmp) / "stage")
-            runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
-                                     preload=self.assignment.preload_for(self.tests), limits=self.limits,
-                                     sandboxed=self.sandboxed, strict=self.strict, slot=slot,
-                                     warm=self.assignment.warm_for(self.tests))
+            if self.workers > 1:
+                runner = ParallelRunner(self.assignment, self.kit, self.workers, self.limits,
+                                        self.sandboxed, self.strict, slot)
+            else:
+                runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
+                                         preload=self.assignment.preload_for(self.tests),
+                                         limits=self.limits, sandboxed=self.sandboxed,
+                                         strict=self.strict, slot=slot,
+                                         warm=self.assignment.warm_for(self.tests))
             report = runner.run(staged, self.tests, progress=progress)
         res.layers = report.layers
         res.tests = [judge_run(t, r, self.expected.get(t.name))
@@ -87,11 +94,20 @@ class Cancelled(BaseException):
 
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
-                strict: bool = False, sandboxed: bool = True) -> Grader:
+                strict: bool = False, sandboxed: bool = True, workers: int = 1) -> Grader:
     exp = expected_mod.load(assignment, tests, preload=assignment.preload_for(tests))
     public_kit(kit_dir)
     return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
-                  strict, sandboxed)
+                  strict, sandboxed, workers=workers)
+
+
+CHECK_WORKERS_MAX = 4   # past this the workers' starts cost more than the tests they share
+
+
+def check_workers() -> int:
+    """Workers for one submission graded alone (``check``): one per core, at most
+    CHECK_WORKERS_MAX."""
+    return max(1, min(os.cpu_count() or 1, CHECK_WORKERS_MAX))
 
 
 def with_budget(limits: Limits, assignment: Assignment) -> Limits:
