@@ -205,3 +205,13 @@ def test_check_on_two_workers_gives_the_one_worker_results(a2_checks):
         assert two.layers == one.layers and two.score == one.score, name
     assert a2_checks["partial"][1].score > 0 and any(
         not t.passed for t in a2_checks["partial"][1].tests)
+
+
+@pytest.mark.parametrize("cores, load, workers", [(2, 0.3, 2), (2, 1.2, 1), (2, 7.5, 1),
+                                                  (16, 0.0, 4), (1, 0.0, 1), (None, 0.0, 1)])
+def test_check_uses_the_idle_cores(monkeypatch, cores, load, workers):
+    from autograder.engine import batch
+
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(batch.os, "getloadavg", lambda: (load, load, load))
+    assert batch.check_workers() == workers

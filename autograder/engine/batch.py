@@ -105,9 +105,17 @@ CHECK_WORKERS_MAX = 4   # past this the workers' starts cost more than the tests
 
 
 def check_workers() -> int:
-    """Workers for one submission graded alone (``check``): one per core, at most
-    CHECK_WORKERS_MAX."""
-    return max(1, min(os.cpu_count() or 1, CHECK_WORKERS_MAX))
+    """Workers for one submission graded alone (``check``): one per idle core (the cores
+    less the load average), at most CHECK_WORKERS_MAX, at least one. Each extra worker pays
+    its own start (torch's import, a1's corpus) to share the tests, which is a gain only on a
+    core that would otherwise wait: on a busy machine it is a loss. The results are the
+    same whatever the count."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0])
+    except (OSError, AttributeError):   # no load average (Windows): assume the cores are idle
+        busy = 0
+    return max(1, min(cores - busy, CHECK_WORKERS_MAX))
 
 
 def with_budget(limits: Limits, assignment: Assignment) -> Limits:
