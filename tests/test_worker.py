@@ -215,3 +215,42 @@ def test_check_uses_the_idle_cores(monkeypatch, cores, load, workers):
     monkeypatch.setattr(batch.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(batch.os, "getloadavg", lambda: (load, load, load))
     assert batch.check_workers() == workers
+
+
+# -- the parsed corpus a worker on the real split loads instead of tokenizing the plays -------
+def test_the_parsed_corpus_is_lmcores_parse_and_lies_where_the_scenarios_look(tmp_path):
+    import marshal
+    from pathlib import Path
+
+    from autograder.engine import staging
+    from autograder.suites.a1_ngram import scenarios
+    from lmcore import corpus
+
+    path = staging.corpus_cache()
+    assert path is not None and path == staging.corpus_cache()       # made once
+    plays = marshal.loads(path.read_bytes())
+    assert plays == {name: corpus._play_sentences(name) for name in corpus.play_files()}
+    kit = staging.public_kit(tmp_path / "kit", corpus=True)
+    assert (kit / staging.CORPUS_FILE).read_bytes() == path.read_bytes()
+    assert scenarios._CORPUS_FILE == staging.CORPUS_FILE
+    copied = kit / Path(scenarios.__file__).relative_to(Path(staging.KIT_ROOT))
+    assert copied.is_file() and copied.resolve().parents[3] == kit.resolve()
+    assert not (staging.public_kit(tmp_path / "plain") / staging.CORPUS_FILE).exists()
+
+
+def test_the_real_split_from_the_parsed_corpus_is_the_one_parsed_here(monkeypatch):
+    import marshal
+
+    from autograder.engine import staging
+    from autograder.suites.a1_ngram import scenarios
+
+    scenarios._shakespeare.cache_clear()
+    monkeypatch.setattr(scenarios, "_parsed_plays", lambda: None)
+    parsed = scenarios._shakespeare()
+    scenarios._shakespeare.cache_clear()
+    cached = marshal.loads(staging.corpus_cache().read_bytes())
+    monkeypatch.setattr(scenarios, "_parsed_plays", lambda: cached)
+    loaded = scenarios._shakespeare()
+    scenarios._shakespeare.cache_clear()
+    assert loaded[:3] == parsed[:3] and all(type(s) is list for s in loaded[0][:5])
+    assert loaded[3].itos == parsed[3].itos and loaded[3].counts == parsed[3].counts

@@ -96,7 +96,7 @@ class Cancelled(BaseException):
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
                 strict: bool = False, sandboxed: bool = True, workers: int = 1) -> Grader:
     exp = expected_mod.load(assignment, tests, preload=assignment.preload_for(tests))
-    public_kit(kit_dir)
+    public_kit(kit_dir, corpus=assignment.warm_for(tests))
     return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
                   strict, sandboxed, workers=workers)
 
