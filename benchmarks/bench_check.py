@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_check.py [a1 a4 ...] [--repeat 3] [--no-cold]
 
 Each measure runs `python -m autograder check aN` (and `--submission solutions/aN_*`) as a
-student would, in a fresh process. Cold: the kit's `__pycache__` folders and `.cache/kit`
+student would, in a fresh process, bytecode written (PYTHONDONTWRITEBYTECODE unset). Cold: the kit's `__pycache__` folders and `.cache/kit`
 removed and, as root, the page cache dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`),
 so the first run after a fresh release pays for reading torch's libraries and compiling the
 kit; warm: the runs right after. Prints wall and, as root with cgroup v1, CPU seconds (of
@@ -43,7 +43,8 @@ def make_cold() -> bool:
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
 
-def one_check(name: str, submission: Path | None) -> tuple[float, float | None, int]:
+def one_check(name: str, submission: Path | None,
+              workers: int | None = None) -> tuple[float, float | None, int]:
     """(wall s, CPU s of the whole process tree or None, exit code) of one `check`. The CPU
     time is a cgroup v1 cpuacct group's (the sandboxed workers join memory and pids groups of
     their own, never this one), where one can be made; rusage cannot see it: a worker killed
@@ -57,9 +58,13 @@ def one_check(name: str, submission: Path | None) -> tuple[float, float | None, 
         join = lambda: (group / "cgroup.procs").write_text(str(os.getpid()))  # noqa: E731
     except OSError:
         group, join = None, None
+    # a student's shell: Python writes bytecode (this machine's environment may say not to)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if workers:
+        env["LMKIT_CHECK_WORKERS"] = str(workers)
     t0 = time.perf_counter()
     rc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        preexec_fn=join).returncode
+                        preexec_fn=join, env=env).returncode
     wall = time.perf_counter() - t0
     cpu = None
     if group is not None:
@@ -78,6 +83,8 @@ def main() -> None:
     ap.add_argument("assignments", nargs="*", help="a1 ... a5 (default: all)")
     ap.add_argument("--repeat", type=int, default=1, help="keep the best of this many (default 1)")
     ap.add_argument("--no-cold", action="store_true", help="warm runs only")
+    ap.add_argument("--workers", type=int, help="check's workers (LMKIT_CHECK_WORKERS; "
+                    "default: check's own choice, one per idle core)")
     args = ap.parse_args()
     names = [asg.get(n).name for n in args.assignments] or asg.available()
     print(f"{'assignment':<14}{'which':<11}{'cold wall (cpu)':>18}{'warm wall (cpu)':>18}  load")
@@ -90,9 +97,9 @@ def main() -> None:
             for _ in range(max(1, args.repeat)):
                 if not args.no_cold:
                     dropped = make_cold() and dropped
-                    w, c, _ = one_check(name, sub)
+                    w, c, _ = one_check(name, sub, args.workers)
                     cold.append((w, c))
-                w, c, rc = one_check(name, sub)
+                w, c, rc = one_check(name, sub, args.workers)
                 warm.append((w, c))
             best = lambda runs: min(runs, key=lambda r: r[0]) if runs else None  # noqa: E731
             cell = lambda r: (f"{r[0]:6.2f} s ({r[1]:4.2f})" if r and r[1] is not None  # noqa: E731

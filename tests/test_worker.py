@@ -212,6 +212,7 @@ def test_check_on_two_workers_gives_the_one_worker_results(a2_checks):
 def test_check_uses_the_idle_cores(monkeypatch, cores, load, workers):
     from autograder.engine import batch
 
+    monkeypatch.delenv("LMKIT_CHECK_WORKERS", raising=False)
     monkeypatch.setattr(batch.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(batch.os, "getloadavg", lambda: (load, load, load))
     assert batch.check_workers() == workers
@@ -254,3 +255,16 @@ def test_the_real_split_from_the_parsed_corpus_is_the_one_parsed_here(monkeypatc
     scenarios._shakespeare.cache_clear()
     assert loaded[:3] == parsed[:3] and all(type(s) is list for s in loaded[0][:5])
     assert loaded[3].itos == parsed[3].itos and loaded[3].counts == parsed[3].counts
+
+
+def test_a_fixed_check_worker_count_wins_and_a_bad_one_is_refused(monkeypatch):
+    from autograder.engine import batch
+    from autograder.errors import UsageError
+
+    monkeypatch.setattr(batch.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    monkeypatch.setenv("LMKIT_CHECK_WORKERS", "2")
+    assert batch.check_workers() == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("LMKIT_CHECK_WORKERS", bad)
+        with pytest.raises(UsageError, match="LMKIT_CHECK_WORKERS=.*expected a number"):
+            batch.check_workers()

@@ -27,6 +27,7 @@ from autograder.engine.records import Submission, SubmissionResult, TestResult, 
 from autograder.engine.runners import ParallelRunner, SandboxedRunner
 from autograder.engine.sandbox import Limits
 from autograder.engine.staging import public_kit, stage
+from autograder.errors import UsageError
 from autograder.reporters import files as result_files
 from autograder.reporters.gradebook import write_batch
 
@@ -102,14 +103,22 @@ def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits
 
 
 CHECK_WORKERS_MAX = 4   # past this the workers' starts cost more than the tests they share
+CHECK_WORKERS_ENV = "LMKIT_CHECK_WORKERS"   # a fixed count instead (benchmarks, odd machines)
 
 
 def check_workers() -> int:
     """Workers for one submission graded alone (``check``): one per idle core (the cores
-    less the load average), at most CHECK_WORKERS_MAX, at least one. Each extra worker pays
-    its own start (torch's import, a1's corpus) to share the tests, which is a gain only on a
-    core that would otherwise wait: on a busy machine it is a loss. The results are the
-    same whatever the count."""
+    less the load average), at most CHECK_WORKERS_MAX, at least one; or the count in
+    LMKIT_CHECK_WORKERS. Each extra worker pays its own start (torch's import, a1's corpus)
+    to share the tests, which is a gain only on a core that would otherwise wait: on a busy
+    machine it is a loss. The results are the same whatever the count."""
+    fixed = os.environ.get(CHECK_WORKERS_ENV, "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise UsageError(f"{CHECK_WORKERS_ENV}={fixed!r}: expected a number of workers "
+                             f"(1 or more), e.g. {CHECK_WORKERS_ENV}=2; unset it to use one "
+                             "per idle core")
+        return int(fixed)
     cores = os.cpu_count() or 1
     try:
         busy = int(os.getloadavg()[0])
