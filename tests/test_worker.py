@@ -207,15 +207,28 @@ def test_check_on_two_workers_gives_the_one_worker_results(a2_checks):
         not t.passed for t in a2_checks["partial"][1].tests)
 
 
-@pytest.mark.parametrize("cores, load, workers", [(2, 0.3, 2), (2, 1.2, 1), (2, 7.5, 1),
-                                                  (16, 0.0, 4), (1, 0.0, 1), (None, 0.0, 1)])
-def test_check_uses_the_idle_cores(monkeypatch, cores, load, workers):
+@pytest.mark.parametrize("cores, load, running, workers", [
+    (2, 0.3, 1, 2), (2, 1.2, 3, 1), (2, 7.5, 9, 1), (16, 0.0, 1, 4), (1, 0.0, 1, 1),
+    (None, 0.0, 1, 1),
+    (2, 1.4, 1, 2),      # the minute's average of the last check's own workers: nothing runs now
+    (2, 1.4, None, 1),   # no /proc/loadavg: the average alone
+    (4, 2.5, 2, 3),      # one other process running now, though the average says two
+])
+def test_check_uses_the_idle_cores(monkeypatch, cores, load, running, workers):
     from autograder.engine import batch
 
     monkeypatch.delenv("LMKIT_CHECK_WORKERS", raising=False)
     monkeypatch.setattr(batch.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(batch.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(batch, "_running_now", lambda: running)
     assert batch.check_workers() == workers
+
+
+def test_the_running_count_is_read_from_proc():
+    from autograder.engine import batch
+
+    now = batch._running_now()
+    assert now is None or now >= 1     # at least this process, where Linux has the file
 
 
 # -- the parsed corpus a worker on the real split loads instead of tokenizing the plays -------

@@ -120,11 +120,29 @@ def check_workers() -> int:
                              "per idle core")
         return int(fixed)
     cores = os.cpu_count() or 1
+    return max(1, min(cores - _busy_cores(), CHECK_WORKERS_MAX))
+
+
+def _busy_cores() -> int:
+    """Cores other work keeps busy: the load average, but no more than the processes running
+    right now besides this one (Linux), since the minute's average still counts the last
+    check's own workers for a while after they have gone."""
     try:
         busy = int(os.getloadavg()[0])
     except (OSError, AttributeError):   # no load average (Windows): assume the cores are idle
-        busy = 0
-    return max(1, min(cores - busy, CHECK_WORKERS_MAX))
+        return 0
+    now = _running_now()
+    return busy if now is None else min(busy, max(0, now - 1))
+
+
+def _running_now() -> int | None:
+    """Runnable processes on the machine at this instant, this one included (the fourth
+    field of /proc/loadavg, "running/total"), or None where there is no /proc/loadavg."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def with_budget(limits: Limits, assignment: Assignment) -> Limits:
