@@ -158,7 +158,7 @@ def cmd_expected(args) -> int:
     for n in args.assignments or asg.available():
         a = asg.get(n)
         tests = load_tests(a.name, include_hidden=False)
-        dest = build_public(a, tests, a.preload)
+        dest = build_public(a, tests, a.preload_for(tests))
         console.print(f"{a.name}: wrote the expected outputs of "
                       f"{sum(t.needs_reference for t in tests)} public tests to {dest}")
     return 0

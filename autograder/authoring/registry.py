@@ -8,6 +8,8 @@ A suite's ``__init__.py`` declares, as literals::
     PRELOAD_HIDDEN = ("torch",)             # optional: preloaded too when hidden tests run
     WARM_WHEN = {"corpus": "shakespeare"}   # optional: when a test has these params, the worker
                                             # calls scenarios.warm() once before forking
+    PRELOAD_WHEN = {"torch._dynamo": ("train_steps",)}  # optional: preloaded too when a test
+                                            # of one of these scenarios runs
 
 Everything that needs to know which assignments exist (the CLI, the release, the stubs, the
 exports) asks this module. The declarations are read without importing the suite, so the
@@ -38,6 +40,7 @@ class Assignment:
     preload: tuple[str, ...] = ("numpy",)
     preload_hidden: tuple[str, ...] = ()
     warm_when: tuple = ()          # ((param, value), ...): see WARM_WHEN above
+    preload_when: tuple = ()       # ((module, (scenario, ...)), ...): see PRELOAD_WHEN above
     kit_root: Path = KIT_ROOT
     budget_s: float | None = None  # BUDGET_S: wall-clock seconds for all of a submission's tests
 
@@ -60,10 +63,18 @@ class Assignment:
     def preload_for(self, tests=None) -> tuple[str, ...]:
         """What the worker imports once before forking for a run of ``tests``: PRELOAD, plus
         PRELOAD_HIDDEN when hidden tests run (a student's ``check`` need not pay for torch if
-        only the hidden tests compare with it)."""
+        only the hidden tests compare with it), plus each PRELOAD_WHEN module one of the
+        tests' scenarios needs (a worker that runs none of them need not pay for it)."""
         hidden = tests is None or any(t.visibility == "hidden" for t in tests)
-        extra = tuple(m for m in self.preload_hidden if m not in self.preload) if hidden else ()
-        return self.preload + extra
+        extra = list(self.preload_hidden) if hidden else []
+        for module, scenarios in self.preload_when:
+            if tests is None or any(t.scenario in scenarios for t in tests):
+                extra.append(module)
+        return self.preload + tuple(dict.fromkeys(m for m in extra if m not in self.preload))
+
+    def costly_for(self, test) -> tuple[str, ...]:
+        """The PRELOAD_WHEN modules ``test`` needs."""
+        return tuple(m for m, scenarios in self.preload_when if test.scenario in scenarios)
 
     def warm_for(self, tests) -> bool:
         """Does any of ``tests`` take the params WARM_WHEN names (e.g. the real corpus)?"""
@@ -116,6 +127,8 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
                       preload=tuple(meta.get("PRELOAD", ("numpy",))),
                       preload_hidden=tuple(meta.get("PRELOAD_HIDDEN", ())),
                       warm_when=tuple(sorted(meta.get("WARM_WHEN", {}).items())),
+                      preload_when=tuple((m, tuple(s)) for m, s in
+                                         sorted(meta.get("PRELOAD_WHEN", {}).items())),
                       kit_root=Path(kit_root),
                       budget_s=_budget(meta, suites_dir(kit_root) / matches[0] / "__init__.py"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import queue
 import tempfile
 import threading
@@ -24,9 +25,10 @@ from autograder.engine import expected as expected_mod
 from autograder.engine.intake import load_submission
 from autograder.engine.judging import judge_run
 from autograder.engine.records import Submission, SubmissionResult, TestResult, TestRun
-from autograder.engine.runners import SandboxedRunner
+from autograder.engine.runners import ParallelRunner, SandboxedRunner
 from autograder.engine.sandbox import Limits
 from autograder.engine.staging import public_kit, stage
+from autograder.errors import UsageError
 from autograder.reporters import files as result_files
 from autograder.reporters.gradebook import write_batch
 
@@ -49,6 +51,7 @@ class Grader:
     strict: bool = False
     sandboxed: bool = True
     cancel: threading.Event = field(default_factory=threading.Event)
+    workers: int = 1        # per submission; more only for a lone check (check_workers)
     # verify's shortcut: submission id -> results it gets without running those tests (the
     # reference's, for tests its edits provably cannot reach; instructor/reach.py)
     assumed: dict[str, dict[str, TestResult]] = field(default_factory=dict)
@@ -77,16 +80,20 @@ class Grader:
         to_run = [t for t in self.tests if t.name not in given]
         judged: dict[str, TestResult] = {}
         if to_run:
+            limits = self.limits
+            if sub.id in self.budgets:
+                limits = dataclasses.replace(limits, budget_s=self.budgets[sub.id])
             with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
                 staged = stage(sub, self.assignment, Path(tmp) / "stage")
-                limits = self.limits
-                if sub.id in self.budgets:
-                    limits = dataclasses.replace(limits, budget_s=self.budgets[sub.id])
-                runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
-                                         preload=self.assignment.preload_for(to_run),
-                                         limits=limits, sandboxed=self.sandboxed,
-                                         strict=self.strict, slot=slot,
-                                         warm=self.assignment.warm_for(to_run))
+                if self.workers > 1:
+                    runner = ParallelRunner(self.assignment, self.kit, self.workers, limits,
+                                            self.sandboxed, self.strict, slot)
+                else:
+                    runner = SandboxedRunner(package=self.assignment.name, kit=self.kit,
+                                             preload=self.assignment.preload_for(to_run),
+                                             limits=limits, sandboxed=self.sandboxed,
+                                             strict=self.strict, slot=slot,
+                                             warm=self.assignment.warm_for(to_run))
                 report = runner.run(staged, to_run, progress=progress)
             res.layers = report.layers
             judged = {t.name: judge_run(t, r, self.expected.get(t.name))
@@ -103,13 +110,57 @@ class Cancelled(BaseException):
 
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
-                strict: bool = False, sandboxed: bool = True, known: dict | None = None) -> Grader:
+                strict: bool = False, sandboxed: bool = True, workers: int = 1,
+                known: dict | None = None) -> Grader:
     """``known``: the reference's outputs of a run already made (verify's traced run), used
     instead of running the reference again for the hidden tests."""
     exp = expected_mod.load(assignment, tests, preload=assignment.preload_for(tests), known=known)
-    public_kit(kit_dir)
+    public_kit(kit_dir, corpus=assignment.warm_for(tests))
     return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
-                  strict, sandboxed)
+                  strict, sandboxed, workers=workers)
+
+
+CHECK_WORKERS_MAX = 4   # past this the workers' starts cost more than the tests they share
+CHECK_WORKERS_ENV = "LMKIT_CHECK_WORKERS"   # a fixed count instead (benchmarks, odd machines)
+
+
+def check_workers() -> int:
+    """Workers for one submission graded alone (``check``): one per idle core (the cores
+    less the load average), at most CHECK_WORKERS_MAX, at least one; or the count in
+    LMKIT_CHECK_WORKERS. Each extra worker pays its own start (torch's import, a1's corpus)
+    to share the tests, which is a gain only on a core that would otherwise wait: on a busy
+    machine it is a loss. The results are the same whatever the count."""
+    fixed = os.environ.get(CHECK_WORKERS_ENV, "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise UsageError(f"{CHECK_WORKERS_ENV}={fixed!r}: expected a number of workers "
+                             f"(1 or more), e.g. {CHECK_WORKERS_ENV}=2; unset it to use one "
+                             "per idle core")
+        return int(fixed)
+    cores = os.cpu_count() or 1
+    return max(1, min(cores - _busy_cores(), CHECK_WORKERS_MAX))
+
+
+def _busy_cores() -> int:
+    """Cores other work keeps busy: the load average, but no more than the processes running
+    right now besides this one (Linux), since the minute's average still counts the last
+    check's own workers for a while after they have gone."""
+    try:
+        busy = int(os.getloadavg()[0])
+    except (OSError, AttributeError):   # no load average (Windows): assume the cores are idle
+        return 0
+    now = _running_now()
+    return busy if now is None else min(busy, max(0, now - 1))
+
+
+def _running_now() -> int | None:
+    """Runnable processes on the machine at this instant, this one included (the fourth
+    field of /proc/loadavg, "running/total"), or None where there is no /proc/loadavg."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def with_budget(limits: Limits, assignment: Assignment) -> Limits:

@@ -2,6 +2,8 @@
 
     SandboxedRunner   student code: one worker process per submission, in every isolation
                       layer the machine offers, one forked child per test (driver.py)
+    ParallelRunner    the same on several workers at once, sharing one submission's tests
+                      (a student's ``check``, graded alone)
     ReferenceRunner   the trusted reference: the same worker without the sandbox, over the
                       kit itself (expected outputs are computed this way)
     InProcessRunner   the kit's own tests: the worker's ``run_scenario`` in this process, no
@@ -23,9 +25,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from autograder.authoring.declare import Test
-from autograder.authoring.registry import KIT_ROOT
+from autograder.authoring.registry import KIT_ROOT, Assignment
 from autograder.engine import sandbox
-from autograder.engine.driver import RunConfig, run_tests
+from autograder.engine.driver import RunConfig, TestPool, run_tests, run_tests_parallel
 from autograder.engine.records import TestRun
 from autograder.engine.wire import read_outputs
 from autograder.engine.worker import ERROR_FILE, run_scenario
@@ -59,6 +61,40 @@ class SandboxedRunner:
                         limits=self.limits, sandboxed=self.sandboxed, strict=self.strict,
                         slot=self.slot, warm=self.warm)
         runs, layers = run_tests(staged, tests, cfg, progress=progress)
+        return RunReport(runs, layers)
+
+
+@dataclass
+class ParallelRunner:
+    """SandboxedRunner's tests on ``workers`` sandboxed workers at once (a student's
+    ``check``; a grading batch already keeps the cores busy with one worker per submission).
+    Worker 0 preloads everything the tests need; the others leave out what only some tests
+    need (PRELOAD_WHEN: a4's torch._dynamo), which costs more to import than those tests take
+    to run, and take the other tests meanwhile. Tests on the real corpus (WARM_WHEN), the
+    long ones, start first."""
+    assignment: Assignment
+    kit: Path
+    workers: int = 2
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    sandboxed: bool = True
+    strict: bool = False
+    slot: int = 0
+
+    def configs(self, tests: list[Test]) -> list[RunConfig]:
+        a = self.assignment
+        cheap = [t for t in tests if not a.costly_for(t)]
+        warm = a.warm_for(tests)
+        return [RunConfig(package=a.name, kit=self.kit,
+                          preload=a.preload_for(tests if k == 0 else cheap),
+                          limits=self.limits, sandboxed=self.sandboxed, strict=self.strict,
+                          slot=self.slot + k, warm=warm)
+                for k in range(max(1, min(self.workers, len(tests))))]
+
+    def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
+        a = self.assignment
+        pool = TestPool(tests, [frozenset(a.costly_for(t)) for t in tests],
+                        first=[a.warm_for([t]) for t in tests])
+        runs, layers = run_tests_parallel(staged, pool, self.configs(tests), progress=progress)
         return RunReport(runs, layers)
 
 

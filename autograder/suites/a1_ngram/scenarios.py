@@ -42,9 +42,29 @@ def _vocab(corpus: str, min_count: int) -> Vocab:
 
 @lru_cache(maxsize=None)
 def _shakespeare():
-    from lmcore.corpus import load_shakespeare
-    train, valid, test = (load_shakespeare(s) for s in ("train", "valid", "test"))
+    from lmcore.corpus import load_shakespeare, split_plays
+    plays = _parsed_plays()
+    if plays is None:
+        train, valid, test = (load_shakespeare(s) for s in ("train", "valid", "test"))
+    else:   # what load_shakespeare gives, from the plays the grader parsed once
+        train, valid, test = ([list(s) for name in split_plays(split) for s in plays[name]]
+                              for split in ("train", "valid", "test"))
     return train, valid, test, Vocab.build(train, min_count=2)
+
+
+_CORPUS_FILE = "shakespeare.marshal"   # engine/staging.py's CORPUS_FILE
+
+
+def _parsed_plays() -> dict | None:
+    """The plays as lmcore.corpus parses them, from the file the grader puts at the root of
+    the kit a worker runs (engine/staging.py; never in a checkout or a release), or None."""
+    import marshal
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[3] / _CORPUS_FILE
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
 
 
 def _data(corpus: str, min_count: int):
