@@ -114,7 +114,8 @@ def test_the_trace_names_the_functions_each_test_calls():
 
 def test_a_sandboxed_run_never_reads_a_trace():
     """A submission could write any reached.json; only the trusted reference's is read."""
-    from autograder.engine.driver import RunConfig, run_tests
+    from autograder.engine.driver import RunConfig
+    from autograder.engine.pool import run_tests
     from autograder.engine.staging import public_kit, reference_submission, stage
     a = registry.get("a2_window")
     tests = [t for t in load_tests(a.name) if t.name == "train.lr_schedule"]

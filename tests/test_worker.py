@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from autograder.engine import worker
+from autograder.engine import precompiled, worker
 
 
 @pytest.fixture
@@ -27,11 +27,11 @@ def package(tmp_path):
 
 
 def test_precompiled_package_is_imported_from_its_code_objects(package):
-    finder = worker._Precompiled("pkgx", package)
+    finder = precompiled.Precompiled("pkgx", package)
     assert set(finder.codes) == {str(package / "__init__.py"), str(package / "good.py")}
     sys.meta_path.insert(0, finder)
     good = importlib.import_module("pkgx.good")
-    assert isinstance(good.__spec__.loader, worker._CodeLoader)
+    assert isinstance(good.__spec__.loader, precompiled.CodeLoader)
     assert good.VALUE == 42 and good.__file__ == str(package / "good.py")
     # the code object is the one compiled before forking, not a fresh compile
     assert good.where.__code__ in finder.codes[str(package / "good.py")][1].co_consts
@@ -41,7 +41,7 @@ def test_precompiled_package_is_imported_from_its_code_objects(package):
 
 
 def test_a_module_that_does_not_compile_fails_at_its_own_import(package):
-    sys.meta_path.insert(0, worker._Precompiled("pkgx", package))
+    sys.meta_path.insert(0, precompiled.Precompiled("pkgx", package))
     with pytest.raises(SyntaxError) as err:
         importlib.import_module("pkgx.broken")
     assert err.value.filename == str(package / "broken.py") and err.value.lineno == 1
@@ -49,7 +49,7 @@ def test_a_module_that_does_not_compile_fails_at_its_own_import(package):
 
 
 def test_a_file_rewritten_after_compiling_is_compiled_again(package):
-    finder = worker._Precompiled("pkgx", package)
+    finder = precompiled.Precompiled("pkgx", package)
     sys.meta_path.insert(0, finder)
     path = package / "good.py"
     st = path.stat()
@@ -57,11 +57,11 @@ def test_a_file_rewritten_after_compiling_is_compiled_again(package):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     importlib.invalidate_caches()
     good = importlib.import_module("pkgx.good")
-    assert good.VALUE == 7 and not isinstance(good.__spec__.loader, worker._CodeLoader)
+    assert good.VALUE == 7 and not isinstance(good.__spec__.loader, precompiled.CodeLoader)
 
 
 def test_other_packages_are_left_to_the_normal_finders(package):
-    finder = worker._Precompiled("pkgx", package)
+    finder = precompiled.Precompiled("pkgx", package)
     assert finder.find_spec("json") is None and finder.find_spec("pkgxy") is None
 
 
@@ -91,7 +91,7 @@ def test_the_worker_serves_the_submission_precompiled(tmp_path):
     with temp_kit() as kit:
         public_kit(Path(kit))
         run = SandboxedRunner(a2.name, Path(kit), sandboxed=False).run(staged, test).runs[0]
-    assert run.status == "error" and run.error["message"] == "loaded by _CodeLoader", run
+    assert run.status == "error" and run.error["message"] == "loaded by CodeLoader", run
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def _names(n):
 
 
 def test_pool_gives_each_worker_only_what_it_preloaded():
-    from autograder.engine.driver import TestPool
+    from autograder.engine.pool import TestPool
 
     dyn = frozenset({"torch._dynamo"})
     pool = TestPool(_names(5), [frozenset(), dyn, frozenset(), dyn, frozenset()],

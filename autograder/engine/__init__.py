@@ -5,7 +5,9 @@
     sandbox.py   the isolation layers this machine offers (bwrap, uid drop, cgroups, rlimits)
     containment.py  a worker's whole tree: its cgroup (v1 or delegated v2), killing all of it
     driver.py    the parent's side of one worker: send a test, wait, read its output files
+    pool.py      a submission's tests given to its worker, or shared by several (a lone check)
     worker.py    the only process that runs student code (forks one child per test)
+    precompiled.py  the package under test compiled once in the worker, before it forks
     wire.py      the file format outputs cross in (JSON + .npy, validated, never unpickled)
     runners.py   one interface over the ways to run scenarios: sandboxed, reference, in-process
     expected.py  the reference's outputs: committed for public tests, computed for hidden ones
@@ -14,7 +16,6 @@
     cluster/     the same batch as one Dask task per submission (nodes.py: the kit and layers
                  every node must share; tasks.py: the tasks, retries, resume)
     grading.py   ``grade`` as a library call: find, grade on the pool or the cluster, progress
-    cluster.py   the same batch on a Dask cluster: one task per submission, checked nodes
     records.py   the typed records that pass between the stages (and the lossless result record)
 
 What the stages produce is rendered by ``autograder.reporters``.

@@ -27,7 +27,8 @@ from typing import Callable, Protocol
 from autograder.authoring.declare import Test
 from autograder.authoring.registry import KIT_ROOT, Assignment
 from autograder.engine import sandbox
-from autograder.engine.driver import RunConfig, TestPool, run_tests, run_tests_parallel
+from autograder.engine.driver import RunConfig
+from autograder.engine.pool import TestPool, run_tests, run_tests_parallel
 from autograder.engine.records import TestRun
 from autograder.engine.wire import read_outputs
 from autograder.engine.worker import ERROR_FILE, run_scenario

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.abc
-import importlib.machinery
 import json
 import operator
 import os
@@ -28,6 +26,8 @@ import time
 import traceback
 from itertools import repeat
 from pathlib import Path
+
+from autograder.engine.precompiled import Precompiled
 
 ERROR_FILE = "error.json"
 REACHED_FILE = "reached.json"   # trusted reference runs only: see _calls_into
@@ -54,52 +54,6 @@ class LazyPackage:
         if name.startswith("_"):
             raise AttributeError(name)
         return importlib.import_module(f"{self._package}.{name}")
-
-
-class _Precompiled(importlib.abc.MetaPathFinder):
-    """Serves the package under test from code objects compiled once in the worker, before
-    forking: each forked test would otherwise compile every module it imports from source
-    again (the staged package has no bytecode and a forked child's writes die with it),
-    10-30 ms a test. Compiling is not running: no graded code executes before a test's
-    child imports it, and a module that does not compile is left to that import, so its
-    SyntaxError still costs only the tests that use it."""
-
-    def __init__(self, package: str, folder: Path):
-        self.package = package
-        self.codes: dict[str, tuple[tuple[int, int], object]] = {}
-        for path in sorted(folder.glob("*.py")):
-            origin = str(path)
-            try:
-                st = path.stat()
-                code = importlib.machinery.SourceFileLoader(package, origin).source_to_code(
-                    path.read_bytes(), origin)
-            except (SyntaxError, ValueError, OSError, MemoryError, RecursionError):
-                continue
-            self.codes[origin] = ((st.st_mtime_ns, st.st_size), code)
-
-    def find_spec(self, name, path=None, target=None):
-        if name != self.package and not name.startswith(self.package + "."):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
-        if spec is None or spec.origin not in self.codes:
-            return spec
-        stamp, code = self.codes[spec.origin]
-        try:
-            st = os.stat(spec.origin)
-        except OSError:
-            return spec
-        if (st.st_mtime_ns, st.st_size) == stamp:  # a file rewritten since is compiled anew
-            spec.loader = _CodeLoader(name, spec.origin, code)
-        return spec
-
-
-class _CodeLoader(importlib.machinery.SourceFileLoader):
-    def __init__(self, fullname: str, path: str, code):
-        super().__init__(fullname, path)
-        self._code = code
-
-    def get_code(self, fullname):
-        return self._code
 
 
 def _set_limits(cfg: dict, timeout: float) -> None:
@@ -421,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
         except Exception:  # noqa: BLE001 - the tests that need it will report the failure
             pass
     import autograder.engine.wire  # noqa: F401 - imported before any fork, once
-    sys.meta_path.insert(0, _Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
+    sys.meta_path.insert(0, Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
     _SNAPSHOT[:] = _snapshot()
     _DYNAMO_WRAPPER[:] = [_dynamo_code()]
     out = sys.stdout
