@@ -19,6 +19,7 @@ from typing import Any
 from autograder.authoring.declare import Test
 from autograder.authoring.registry import KIT_ROOT, Assignment
 from autograder.engine.judging import MISSING_EXPECTED
+from autograder.engine.records import TestRun
 from autograder.engine.runners import ReferenceRunner
 from autograder.engine.staging import reference_submission, stage
 from autograder.engine.wire import OutputError, read_outputs, write_outputs
@@ -57,15 +58,28 @@ def spec_hash(test: Test) -> str:
     return hashlib.sha256(json.dumps(test.spec(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def cached_folder(assignment: Assignment, key: str, test: Test, root: Path = CACHE) -> Path:
+    """Where ``test``'s reference outputs for the code of hash ``key`` are cached under
+    ``root`` (CACHE; verify's reach keeps its traces beside them in a root of its own)."""
+    return root / assignment.name / key / f"{folder_name(test)}-{spec_hash(test)}"
+
+
 def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",)) -> dict[str, Any]:
     """Run the reference on ``tests``; raise ReferenceFailed naming any test it cannot pass."""
+    return {r.name: r.outputs for r in reference_runs(assignment, tests, preload)}
+
+
+def reference_runs(assignment: Assignment, tests: list[Test], preload=("numpy",),
+                   trace: bool = False) -> list[TestRun]:
+    """The reference's runs of ``tests`` (``trace``: with the functions each one called, for
+    verify's reach); ReferenceFailed names the first test it cannot pass."""
     if not tests:
-        return {}
+        return []
     with tempfile.TemporaryDirectory(prefix="lmkit-ref-") as tmp:
         st = stage(reference_submission(assignment), assignment, Path(tmp),
                    base=assignment.solution_dir)
-        runs = ReferenceRunner(assignment.name, tuple(preload),
-                               warm=assignment.warm_for(tests)).run(st, tests).runs
+        runs = ReferenceRunner(assignment.name, tuple(preload), warm=assignment.warm_for(tests),
+                               trace=trace).run(st, tests).runs
     bad = [r for r in runs if r.status != "ok"]
     if bad:
         r = bad[0]
@@ -73,7 +87,7 @@ def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",))
         raise ReferenceFailed(f"the reference solution fails test {r.name} of {assignment.name} "
                               f"({r.status}: {why}); fix solutions/{assignment.name} or the "
                               f"scenario in autograder/suites/{assignment.name}/scenarios.py")
-    return {r.name: r.outputs for r in runs}
+    return runs
 
 
 def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
@@ -99,7 +113,7 @@ def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
             except OutputError:
                 pass
         if t.visibility == "hidden" and have_reference:
-            cached = CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}"
+            cached = cached_folder(assignment, key, t)
             if (cached / "outputs.json").exists():
                 expected[t.name] = read_outputs(cached)
                 continue
@@ -114,12 +128,12 @@ def load(assignment: Assignment, tests: list[Test], preload=("numpy",),
         for t in todo:
             expected[t.name] = outputs[t.name]
             if t.visibility == "hidden":
-                _store(outputs[t.name],
-                       CACHE / assignment.name / key / f"{folder_name(t)}-{spec_hash(t)}")
+                store(outputs[t.name],
+                       cached_folder(assignment, key, t))
     return expected
 
 
-def _store(outputs: Any, cached: Path) -> None:
+def store(outputs: Any, cached: Path, extra: dict[str, str] | None = None) -> None:
     """Write ``outputs`` to ``cached`` whole or not at all: built in a folder of its own and
     renamed, so two graders filling the cache at once (parallel test workers, a grade beside a
     verify) never read or write each other's half-written files."""
@@ -129,6 +143,8 @@ def _store(outputs: Any, cached: Path) -> None:
     try:
         build.chmod(0o755)   # as a folder made with mkdir would be (mkdtemp's is 0700)
         write_outputs(outputs, build)
+        for name, text in (extra or {}).items():   # what else belongs with them (reach's trace)
+            (build / name).write_text(text)
         try:
             os.rename(build, cached)
         except OSError:   # another grader stored the same outputs first

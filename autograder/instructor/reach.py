@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,7 @@ from autograder.authoring.registry import KIT_ROOT, Assignment
 from autograder.engine import expected as expected_mod
 from autograder.engine.judging import judge_run
 from autograder.engine.records import TestResult, TestRun
-from autograder.engine.runners import ReferenceRunner
-from autograder.engine.staging import reference_submission, stage
-from autograder.engine.wire import OutputError, read_outputs, write_outputs
+from autograder.engine.wire import OutputError, read_outputs
 from autograder.instructor.examples import Example, materialize
 
 CACHE = KIT_ROOT / ".cache" / "reach"
@@ -58,45 +55,18 @@ def trace_reference(a: Assignment, tests: list[Test]) -> dict[str, Traced]:
     found: dict[str, Traced] = {}
     todo: list[Test] = []
     for t in tests:
-        folder = _cached(a, key, t)
+        folder = expected_mod.cached_folder(a, key, t, CACHE)
         try:
             reached = json.loads((folder / "reached.json").read_text())
             found[t.name] = Traced(read_outputs(folder), frozenset(tuple(u) for u in reached))
         except (OSError, ValueError, OutputError):
             todo.append(t)
-    if todo:
-        with tempfile.TemporaryDirectory(prefix="lmkit-reach-") as tmp:
-            st = stage(reference_submission(a), a, Path(tmp), base=a.solution_dir)
-            runs = ReferenceRunner(a.name, a.preload_for(todo), warm=a.warm_for(todo),
-                                   trace=True).run(st, todo).runs
-        for t, r in zip(todo, runs):
-            if r.status != "ok":
-                why = r.detail or (r.error or {}).get("message", "")
-                raise expected_mod.ReferenceFailed(
-                    f"the reference solution fails test {t.name} of {a.name} ({r.status}: "
-                    f"{why}); fix solutions/{a.name} or autograder/suites/{a.name}/")
-            found[t.name] = Traced(r.outputs, frozenset(r.reached or ()))
-            _store(_cached(a, key, t), r.outputs, sorted(found[t.name].reached))
+    runs = expected_mod.reference_runs(a, todo, a.preload_for(todo), trace=True)
+    for t, r in zip(todo, runs):
+        found[t.name] = Traced(r.outputs, frozenset(r.reached or ()))
+        expected_mod.store(r.outputs, expected_mod.cached_folder(a, key, t, CACHE),
+                           {"reached.json": json.dumps(sorted(found[t.name].reached))})
     return found
-
-
-def _cached(a: Assignment, key: str, t: Test) -> Path:
-    return CACHE / a.name / key / f"{expected_mod.folder_name(t)}-{expected_mod.spec_hash(t)}"
-
-
-def _store(folder: Path, outputs: Any, reached: list[Unit]) -> None:
-    """Whole or not at all (built beside and renamed), as expected outputs are stored."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
-    try:
-        write_outputs(outputs, build)
-        (build / "reached.json").write_text(json.dumps(reached))
-        try:
-            build.rename(folder)
-        except OSError:   # stored by another verify first
-            pass
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
 
 
 # -- what an example changed ----------------------------------------------------------------
