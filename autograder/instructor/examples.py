@@ -29,6 +29,11 @@ class Example:
     manifest: dict
 
     @property
+    def submission_id(self) -> str:
+        """Its folder name in a batch (and so its id there): "hostile/x" becomes "hostile__x"."""
+        return self.name.replace("/", "__")
+
+    @property
     def description(self) -> str:
         return self.manifest.get("description", "")
 

@@ -160,6 +160,6 @@ def assumed_results(a: Assignment, examples: list[Example], tests: list[Test],
         if units is None:
             continue
         run = tests_reached(units, traced)
-        plan[ex.name.replace("/", "__")] = {t.name: ref[t.name] for t in tests
+        plan[ex.submission_id] = {t.name: ref[t.name] for t in tests
                                             if t.name not in run}
     return plan

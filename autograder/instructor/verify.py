@@ -68,7 +68,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         subs["stubs"] = stubs
         examples = [ex for ex in list_examples(a) if hostile or not ex.name.startswith("hostile/")]
         for ex in examples:
-            sid = ex.name.replace("/", "__")
+            sid = ex.submission_id
             subs[sid] = materialize(ex, a, tmp / "subs" / sid)
         if all_tests:
             grader = make_grader(a, tests, Path(kit))
@@ -77,7 +77,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
             grader = make_grader(a, tests, Path(kit),
                                  known={n: tr.outputs for n, tr in traced.items()})
             grader.assumed = reach.assumed_results(a, examples, tests, traced, grader.expected)
-        ran = sum(len(tests) - len(grader.assumed.get(ex.name.replace("/", "__"), {}))
+        ran = sum(len(tests) - len(grader.assumed.get(ex.submission_id, {}))
                   for ex in examples)
         console.print(f"[bold]{a.name}[/]: grading the reference and the stubs on {len(tests)} "
                       f"tests each, and {len(examples)} examples on {ran} tests in all "
@@ -86,7 +86,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         # examples with a time budget of their own (budget_s) get it in the same batch; they
         # and the other attacks (hangs that wait out timeouts) go first, so that no long one
         # starts last and leaves a core idle at the end
-        grader.budgets = {ex.name.replace("/", "__"): ex.budget_s for ex in examples
+        grader.budgets = {ex.submission_id: ex.budget_s for ex in examples
                           if ex.budget_s}
         order = sorted(subs, key=lambda s: (s not in grader.budgets, not s.startswith("hostile__")))
         results = grade_batch(grader, [subs[s] for s in order], out, jobs=jobs, resume=False)
@@ -121,7 +121,7 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
             problems.append(f"stubs: {t.name} failed as {t.kind}, not as 'not implemented "
                             f"yet': {t.feedback[:160]!r}")
     for ex in examples:
-        sid = ex.name.replace("/", "__")
+        sid = ex.submission_id
         needs = ex.needs(active)
         if needs:
             res = by_id[submission_id(subs[sid])]
