@@ -1,9 +1,9 @@
 """How the kit's tests share the machine's cores (pytest-xdist: ``kit.py test`` runs ``-n 2``).
 
 Tests that share work stay in one worker process: one group per file (module-scoped fixtures,
-per-process caches such as test_feedback's graded examples). Two files are split further
-because their work is independent per assignment: test_verify (one sandboxed batch per
-assignment) and test_feedback (one in-process grading per assignment). The groups are sent
+per-process caches). Two files are grouped by assignment instead, one group for both:
+test_verify grades an assignment's examples in one sandboxed batch (harness.verified), and
+test_feedback reads the examples' feedback from that same batch. The groups are sent
 heaviest first, from the durations measured on this machine, so that the last group to start
 is a short one and neither core waits long for the other at the end. Without xdist (plain
 ``pytest``, or ``-n 0``) nothing here changes what runs or in which order.
@@ -17,19 +17,18 @@ import pytest
 # Groups that take longest, heaviest first (measured); every other group follows in the order
 # of collection.
 HEAVY = [
-    "test_verify.py::a1_ngram",     # the real-split tests, 14 submissions
+    "verify::a1_ngram",     # the real-split tests, 16 submissions
+    "verify::a4_torch",
     "test_hostile.py",
-    "test_feedback.py::a1_ngram",
-    "test_verify.py::a4_torch",
-    "test_verify.py::a5_attention",
-    "test_verify.py::a3_rnn",
+    "verify::a5_attention",
+    "verify::a3_rnn",
     "test_a5_attention.py",         # its notebook at the smallest budget
     "test_a4_torch.py",
     "test_export_gradescope.py",
     "test_export_otter.py",
     "test_export_nbgrader.py",
     "test_cluster.py",
-    "test_verify.py::a2_window",
+    "verify::a2_window",
     "test_reach.py",                # a2's examples on the tests the shortcut skips
     "test_sandbox_layers.py",
     "test_faults.py",
@@ -37,23 +36,21 @@ HEAVY = [
     "test_a3_rnn.py",
     "test_a2_window.py",
     "test_a1_ngram.py",
-    "test_feedback.py::a4_torch",
-    "test_feedback.py::a3_rnn",
-    "test_feedback.py::a2_window",
 ]
-# files whose tests are grouped by the assignment their parameters start with
+# files whose tests are grouped by the assignment their parameters start with, one group
+# ("verify::<assignment>") for both files
 SPLIT = ("test_verify.py", "test_feedback.py")
 _ASSIGNMENT = re.compile(r"\[(a\d+_[a-z0-9_]+)")
 
 
 def group_of(nodeid: str) -> str:
-    """The group of a test id: its file, or file::assignment for the files in SPLIT."""
+    """The group of a test id: its file, or verify::assignment for the files in SPLIT."""
     path, _, rest = nodeid.partition("::")
     file = path.rsplit("/", 1)[-1]
     if file in SPLIT:
         m = _ASSIGNMENT.search(rest)
         if m:
-            return f"{file}::{m.group(1)}"
+            return f"verify::{m.group(1)}"
     return file
 
 
@@ -92,6 +89,20 @@ class _Groups:
 
         config.option.loadscopereorder = False
         return GroupScheduling(config, log)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell the harness which assignments' ``verify`` this process's session runs (the
+    selected tests, after ``-m``/``-k``): test_feedback then reads their examples' feedback
+    from that one grading (both files' tests of an assignment are one group, below)."""
+    import harness
+
+    harness.VERIFIED_HERE.clear()
+    harness.VERIFIED_HERE.update(
+        m.group(1) for item in session.items
+        if item.nodeid.split("::")[0].endswith("test_verify.py")
+        and item.nodeid.split("::")[1].startswith("test_verify[")
+        and (m := _ASSIGNMENT.search(item.nodeid)))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,13 +17,17 @@ timeout, no tamper snapshot. Hostile examples belong to ``verify``, not here.
 The reference and a submission take turns under the assignment's own package name in this
 process (InProcessRunner puts whatever was imported under that name back afterwards).
 
+It also runs ``verify`` once per assignment for the two files that read it (``verified``).
+
 It also holds what the batch and export tests share: tests picked by name, a batch of
 submissions made of the reference and named examples, and a kit command run as an instructor
 runs it (or Ctrl-C'd part way).
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
+import io
 import json
 import signal
 import subprocess
@@ -33,10 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from autograder.authoring import registry
 from autograder.authoring.registry import Assignment
 from autograder.instructor.examples import list_examples, materialize
 from autograder.engine.judging import judge_run
-from autograder.engine.records import TestResult
+from autograder.engine.records import SubmissionResult, TestResult
 from autograder.engine import expected as expected_mod
 from autograder.engine.intake import load_submission
 from autograder.engine.staging import stage
@@ -236,9 +243,41 @@ def assert_checks_pass(out: str, assignment: Assignment) -> None:
     assert all(a == b for a, b in totals), f"the reference failed a check() cell: {totals}"
 
 
+@functools.lru_cache(maxsize=None)
+def verified(name: str) -> tuple[bool, str, dict[str, SubmissionResult]]:
+    """``verify`` of one assignment, run once per test process (its hostile examples left to
+    test_hostile.py): (passed, what it printed, each submission's result by "reference",
+    "stubs" and example name). tests/test_verify.py asserts on it and tests/test_feedback.py
+    reads the examples' feedback from it: one sandboxed grading of the examples serves both
+    (conftest.py keeps an assignment's tests of both files in one process)."""
+    from autograder.instructor.verify import verify_assignment
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, force_terminal=False)
+    results: dict[str, SubmissionResult] = {}
+    ok = verify_assignment(registry.get(name), console, jobs=2, hostile=False,
+                           results_into=results)
+    return ok, buf.getvalue(), results
+
+
+# The assignments whose ``test_verify`` this test process runs (set by conftest.py once the
+# session's tests are collected and selected): their examples' feedback is read from verify's
+# grading instead of being graded a second time.
+VERIFIED_HERE: set[str] = set()
+
+
 def failing_feedback(assignment: Assignment, tmp: Path) -> dict[str, dict[str, TestResult]]:
-    """Every example of ``assignment`` but the hostile ones, graded on the tests its manifest
-    says it fails: example -> test name -> TestResult (only the tests it did not pass)."""
+    """Every example of ``assignment`` but the hostile ones, graded on the tests it fails:
+    example -> test name -> TestResult (only the tests it did not pass). Where this process
+    runs ``verify`` of the assignment anyway (the full suite), its sandboxed grading is read,
+    public and hidden tests (those the example's edits reach; the rest are the reference's
+    and pass); elsewhere (``kit.py test --fast``, the file alone) each example is graded
+    in-process on the public tests its manifest says it fails."""
+    if assignment.name in VERIFIED_HERE:
+        _, _, results = verified(assignment.name)
+        return {name: {t.name: t for t in res.tests if not t.passed}
+                for name, res in results.items()
+                if name not in ("reference", "stubs") and not name.startswith("hostile/")}
     tests = {t.name: t for t in load_tests(assignment.name)}
     out = {}
     for ex in list_examples(assignment):

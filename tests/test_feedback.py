@@ -2,7 +2,9 @@
 
 Every example's manifest says, in ``feedback``, the phrase its grading output must contain: the
 cause of its bug in words (or, for the partial and hostile examples, what their feedback says).
-Here every example is graded in-process on the tests it fails (tests/harness.py), and every
+Here every example is graded on the tests it fails (tests/harness.py: in the full suite, read
+from verify's sandboxed grading that tests/test_verify.py makes in the same process, public and
+hidden tests; in the fast tier, in-process on the public tests), and every
 hint of each suite is checked both ways over every example of its assignment: it fires on the
 examples whose bug it names (their ``feedback`` phrase is part of what it says) and stays
 silent on all the others.

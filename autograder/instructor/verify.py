@@ -18,6 +18,7 @@ from autograder.authoring.declare import load_tests
 from autograder.authoring.registry import Assignment
 from autograder.engine.batch import grade_batch, make_grader, temp_kit
 from autograder.engine.intake import submission_id
+from autograder.engine.records import SubmissionResult
 from autograder.instructor import reach
 from autograder.instructor.examples import describe_needs, list_examples, materialize
 from autograder.instructor.reference import stale_public
@@ -29,7 +30,8 @@ TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
 def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                       out: Path | None = None, strict: bool = False,
-                      hostile: bool = True, all_tests: bool = False) -> bool:
+                      hostile: bool = True, all_tests: bool = False,
+                      results_into: dict[str, SubmissionResult] | None = None) -> bool:
     """True when everything is as declared. ``out``: keep the batch there (each submission's
     results, the gradebook and the class report), as ``grade`` would write it. ``hostile=False``
     leaves examples/hostile/ out (the kit's tests grade them on their own, with a listener and
@@ -40,7 +42,9 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
     this). ``all_tests``: every example runs every test.
 
     A hostile example whose ``stopped_by`` layers this machine lacks is reported as "not
-    contained here: needs <layer>" and not compared (``strict``: that is a failure too)."""
+    contained here: needs <layer>" and not compared (``strict``: that is a failure too).
+    ``results_into``: filled with each submission's typed result, by "reference", "stubs" and
+    example name (the kit's tests read the feedback of the examples from it)."""
     tests = load_tests(a.name, include_hidden=True)
     problems: list[str] = []
     parts_public = {t.part for t in tests if t.visibility == "public"}
@@ -91,6 +95,10 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         order = sorted(subs, key=lambda s: (s not in grader.budgets, not s.startswith("hostile__")))
         results = grade_batch(grader, [subs[s] for s in order], out, jobs=jobs, resume=False)
     by_id = {r.submission: r for r in results}
+    if results_into is not None:
+        labels = {"reference": "reference", "stubs": "stubs",
+                  **{ex.submission_id: ex.name for ex in examples}}
+        results_into.update({labels[sid]: by_id[submission_id(path)] for sid, path in subs.items()})
     active = short_names(by_id[submission_id(subs["reference"])].layers)
     uncontained: list[str] = []
     table = Table(title=f"verify {a.name}")
