@@ -272,42 +272,6 @@ def test_stubs_initialise_outputs_before_the_student_block():
             assert returned <= assigned, f"{name}:{fn.name} returns {returned - assigned} unset"
 
 
-def test_torch_is_preloaded_for_every_scenario_that_uses_it():
-    """The worker imports torch only for a run with a test that needs it (PRELOAD_WHEN); a
-    scenario that imports torch, or calls into the torch files (models.py, train.py), left
-    out of that list would import torch again in every forked test (1-3 s each). Helpers are
-    followed, so a scenario that uses torch through one counts."""
-    folder = asg.KIT_ROOT / "autograder" / "suites" / "a5_attention" / "scenarios"
-    funcs = {n.name: n for f in sorted(folder.glob("*.py"))
-             for n in ast.parse(f.read_text()).body if isinstance(n, ast.FunctionDef)}
-
-    def direct(fn) -> bool:
-        for n in ast.walk(fn):
-            if isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names):
-                return True
-            if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch":
-                return True
-            if isinstance(n, ast.Attribute) and n.attr in ("models", "train") and \
-                    isinstance(n.value, ast.Name) and n.value.id == "sub":
-                return True
-        return False
-
-    def uses(name, seen=()) -> bool:
-        fn = funcs[name]
-        called = {c.func.id for c in ast.walk(fn) if isinstance(c, ast.Call)
-                  and isinstance(c.func, ast.Name) and c.func.id in funcs}
-        return direct(fn) or any(uses(c, (*seen, name)) for c in called - {name, *seen})
-
-    from autograder.suites.a5_attention import scenarios
-    public = {n for n in funcs if not n.startswith("_") and callable(getattr(scenarios, n, None))}
-    needs = {s for m, names in A5.preload_when if m == "torch" for s in names}
-    using = {n for n in public if uses(n)}
-    assert using, "the AST walk found no torch scenario: it is broken"
-    assert using <= needs, f"add to PRELOAD_WHEN['torch'] in suites/a5_attention: {using - needs}"
-    assert "torch" not in A5.preload, "torch is in PRELOAD: every worker pays for it"
-    assert needs <= set(public), f"PRELOAD_WHEN names no scenario: {needs - set(public)}"
-
-
 EXAMPLES = {e.name for e in list_examples(A5)}
 HINTS = {  # example -> (a test it fails, a phrase its feedback must contain)
     "mask_after_softmax": ("masked_softmax.forward_backward", "applied after the softmax"),

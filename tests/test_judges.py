@@ -517,11 +517,33 @@ def test_close_keys_names_each_wrong_key_and_the_right_ones():
     assert "look at db" in hinted.feedback()
 
 
-def test_oracle_compares_ours_with_torch_and_ignores_the_reference():
+def test_oracle_compares_ours_with_the_torch_values_of_the_reference_run():
+    """An oracle test's torch values come from the reference's run (expected["torch"]); the
+    reference's own values beside them are not what the student is compared with."""
     x = rng().standard_normal(4)
-    assert J.oracle()(None, {"ours": x, "torch": x.copy()}).score == 1.0
+    ref = {"ours": x + 5.0, "torch": x.copy()}
+    assert J.oracle()(ref, {"ours": x}).score == 1.0
     y = x.copy()
     y[3] += 1e-3
-    v = J.oracle(rtol=1e-9)(None, {"ours": y, "torch": x})
+    v = J.oracle(rtol=1e-9)(ref, {"ours": y})
     assert v.score == 0.0 and "[3]" in v.message and "torch autograd" in v.message
-    assert J.oracle(rtol=1e-2, atol=1e-2)(None, {"ours": y, "torch": x}).score == 1.0
+    assert J.oracle(rtol=1e-2, atol=1e-2)(ref, {"ours": y}).score == 1.0
+    seen = []
+    hint = J.Hint(lambda e, a: seen.append((e, a)) or True, "the hint")
+    assert "the hint" in J.oracle(rtol=1e-9, hints=[hint])(ref, {"ours": y}).feedback()
+    assert seen[0][0] is ref["torch"] and seen[0][1] is y     # torch's values, the student's
+
+
+def test_an_oracle_test_runs_with_oracle_only_on_the_reference_side():
+    from autograder.authoring.declare import Test
+    from autograder.engine.expected import spec_hash
+
+    t = Test(name="x.torch", part="x", points=1, scenario="s", judge=None, params={"n": 2},
+             oracle=True)
+    assert t.spec()["params"] == {"n": 2}                       # what a submission's worker gets
+    assert t.for_reference().spec()["params"] == {"n": 2, "oracle": True}
+    plain = Test(name="x.torch", part="x", points=1, scenario="s", judge=None, params={"n": 2})
+    assert plain.for_reference() is plain and spec_hash(plain) != spec_hash(t)
+    with pytest.raises(ValueError, match="oracle"):
+        Test(name="y", part="y", points=1, scenario="s", judge=None, oracle=True,
+             needs_reference=False)

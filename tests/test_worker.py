@@ -140,6 +140,49 @@ def test_a_costly_preload_is_only_for_runs_of_its_scenarios():
     assert "torch._dynamo" not in a4.preload_for(rest) and "torch" in a4.preload_for(rest)
 
 
+_TORCHLESS = r"""
+import json, sys, tempfile
+from pathlib import Path
+from autograder.authoring import registry
+from autograder.authoring.declare import load_tests
+from autograder.engine.runners import InProcessRunner
+from autograder.engine.staging import reference_submission, stage
+a = registry.get(sys.argv[1])
+tests = [t for t in load_tests(a.name) if "torch" not in a.preload_for([t])]
+st = stage(reference_submission(a), a, Path(tempfile.mkdtemp()), base=a.solution_dir)
+runs = InProcessRunner(a.name).run(st, tests).runs
+print(json.dumps({"tests": len(tests), "oracle": sum(t.oracle for t in tests),
+                  "failed": [r.name for r in runs if r.status != "ok"],
+                  "torch": sorted(m for m in sys.modules if m.split(".")[0] == "torch")[:3]}))
+"""
+
+
+@pytest.mark.parametrize("name", ["a3_rnn", "a5_attention"])
+def test_a_submissions_worker_needs_torch_only_where_declared(name):
+    """A worker starts without torch (1-3 s of CPU) unless one of its tests is declared to
+    need it (PRELOAD_WHEN): a3's and a5's numpy tests, their comparisons with torch autograd
+    included (oracle tests: torch runs in the reference's run only), must run the
+    submission's side of every such test without ever importing torch, or each forked test
+    would import it again. Run on the reference, public and hidden, in a fresh process."""
+    import json
+    import subprocess
+
+    from autograder.authoring import registry as asg
+    from autograder.authoring.declare import load_tests
+
+    root = asg.KIT_ROOT
+    out = subprocess.run([sys.executable, "-c", _TORCHLESS, name], cwd=root, text=True,
+                         capture_output=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["tests"] > 10 and got["oracle"] > 0, got
+    assert not got["failed"], got
+    assert not got["torch"], f"{name}: a test not declared to need torch imported it: {got}"
+    a = asg.get(name)
+    assert "torch" not in a.preload and "torch" in a.preload_for(load_tests(name), reference=True)
+
+
 # -- a submission's tests on several workers at once (check) ---------------------------------
 def _names(n):
     from autograder.authoring.declare import Test

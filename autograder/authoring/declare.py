@@ -14,13 +14,17 @@ numpy arrays (torch tensors are converted). Outputs cross from the worker as fil
 (``engine/wire.py``) and are judged in the parent by the test's judge (``judges.py``).
 
 A test names its scenario by function name and gives it JSON-able keyword ``params``, so a
-hidden test is the same scenario on other inputs. The hidden suite file never enters the
+hidden test is the same scenario on other inputs. An ``oracle`` test compares the student with
+a second implementation (torch autograd) on the same seeded inputs: its scenario takes
+``oracle=False`` and adds the second implementation's values under "torch" only when the
+trusted side runs it (``for_reference``); those values are the test's expected outputs, so a
+submission's worker never computes them (nor imports torch for them, nor can forge them). The hidden suite file never enters the
 sandbox: the parent sends each test's scenario name, params and seed only when it runs.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from autograder.errors import KitError
@@ -41,8 +45,12 @@ class Test:
     timeout: float = 30.0  # wall-clock seconds for this test in the worker
     description: str = ""  # one line for the student: what is being checked
     needs_reference: bool = True  # False for self-checks whose judge ignores `expected`
+    oracle: bool = False   # the reference's run passes oracle=True (see the module docstring)
 
     def __post_init__(self):
+        if self.oracle and not self.needs_reference:
+            raise ValueError(f"test {self.name}: an oracle test is judged against the values "
+                             "its reference run computes; drop needs_reference=False")
         if self.visibility not in VISIBILITIES:
             raise ValueError(f"test {self.name}: visibility must be one of {VISIBILITIES}")
         if self.points < 0:
@@ -52,6 +60,11 @@ class Test:
         """What the worker receives for this test: no judge, no expected output, no points."""
         return {"name": self.name, "scenario": self.scenario, "params": self.params,
                 "seed": self.seed, "timeout": self.timeout}
+
+    def for_reference(self) -> "Test":
+        """The test as the reference runs it to make its expected outputs: an oracle test
+        with ``oracle=True``, every other test as it is."""
+        return replace(self, params={**self.params, "oracle": True}) if self.oracle else self
 
 
 def public(name: str, **kw) -> Test:

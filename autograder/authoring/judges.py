@@ -316,14 +316,15 @@ def close_keys(keys: Sequence[str], rtol: float = 1e-7, atol: float = 1e-10,
 
 def oracle(rtol: float = 1e-7, atol: float = 1e-10,
            hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
-    """Self-check against a second implementation computed in the scenario itself: the
-    student's values (``actual["ours"]``) against torch autograd's (``actual["torch"]``) on
-    the same weights. The reference's outputs are not needed."""
+    """Against a second implementation on the same inputs: the student's values
+    (``actual["ours"]``) against torch autograd's, which the reference's run of the test
+    computed (``expected["torch"]``; an ``oracle=True`` test, declare.py). The hints see
+    torch's values as the expected ones and the student's as the actual ones."""
     def judge(expected, actual):
-        msg = compare(actual["torch"], actual["ours"], rtol=rtol, atol=atol)
+        msg = compare(expected["torch"], actual["ours"], rtol=rtol, atol=atol)
         v = Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
                                           "inputs and weights)") if msg else "")
-        return with_hints(v, hints, expected, actual)
+        return with_hints(v, hints, expected["torch"], actual["ours"])
     return judge
 
 

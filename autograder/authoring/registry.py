@@ -5,7 +5,8 @@ A suite's ``__init__.py`` declares, as literals::
     GRADED_FILES = ("rnn_layers.py", ...)   # what a student writes and submits
     TITLE = "A3: recurrent networks in numpy"
     PRELOAD = ("numpy", "torch")            # optional: imported once in the worker, before forking
-    PRELOAD_HIDDEN = ("torch",)             # optional: preloaded too when hidden tests run
+    PRELOAD_ORACLE = ("torch",)             # optional: preloaded too in the reference's runs
+                                            # of oracle tests (never in a submission's worker)
     WARM_WHEN = {"corpus": "shakespeare"}   # optional: when a test has these params, the worker
                                             # calls scenarios.warm() once before forking
     PRELOAD_WHEN = {"torch._dynamo": ("train_steps",)}  # optional: preloaded too when a test
@@ -38,7 +39,7 @@ class Assignment:
     graded_files: tuple[str, ...]  # the files a student writes and submits, e.g. ("rnn_layers.py",)
     title: str
     preload: tuple[str, ...] = ("numpy",)
-    preload_hidden: tuple[str, ...] = ()
+    preload_oracle: tuple[str, ...] = ()
     warm_when: tuple = ()          # ((param, value), ...): see WARM_WHEN above
     preload_when: tuple = ()       # ((module, (scenario, ...)), ...): see PRELOAD_WHEN above
     kit_root: Path = KIT_ROOT
@@ -60,13 +61,15 @@ class Assignment:
     def suite_dir(self) -> Path:
         return self.kit_root / "autograder" / "suites" / self.name
 
-    def preload_for(self, tests=None) -> tuple[str, ...]:
+    def preload_for(self, tests=None, reference: bool = False) -> tuple[str, ...]:
         """What the worker imports once before forking for a run of ``tests``: PRELOAD, plus
-        PRELOAD_HIDDEN when hidden tests run (a student's ``check`` need not pay for torch if
-        only the hidden tests compare with it), plus each PRELOAD_WHEN module one of the
-        tests' scenarios needs (a worker that runs none of them need not pay for it)."""
-        hidden = tests is None or any(t.visibility == "hidden" for t in tests)
-        extra = list(self.preload_hidden) if hidden else []
+        each PRELOAD_WHEN module one of the tests' scenarios needs (a worker that runs none of
+        them need not pay for it), plus PRELOAD_ORACLE in the reference's run of oracle tests
+        (``reference``: their second implementation is computed there, never in a submission's
+        worker)."""
+        extra = []
+        if reference and (tests is None or any(t.oracle for t in tests)):
+            extra += self.preload_oracle
         for module, scenarios in self.preload_when:
             if tests is None or any(t.scenario in scenarios for t in tests):
                 extra.append(module)
@@ -125,7 +128,7 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
     return Assignment(name=matches[0], graded_files=tuple(meta["GRADED_FILES"]),
                       title=meta.get("TITLE", matches[0]),
                       preload=tuple(meta.get("PRELOAD", ("numpy",))),
-                      preload_hidden=tuple(meta.get("PRELOAD_HIDDEN", ())),
+                      preload_oracle=tuple(meta.get("PRELOAD_ORACLE", ())),
                       warm_when=tuple(sorted(meta.get("WARM_WHEN", {}).items())),
                       preload_when=tuple((m, tuple(s)) for m, s in
                                          sorted(meta.get("PRELOAD_WHEN", {}).items())),

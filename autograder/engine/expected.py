@@ -55,7 +55,9 @@ def code_hash(assignment: Assignment) -> str:
 
 
 def spec_hash(test: Test) -> str:
-    return hashlib.sha256(json.dumps(test.spec(), sort_keys=True).encode()).hexdigest()[:16]
+    """The hash of what the reference runs for ``test`` (an oracle test's own spec)."""
+    spec = test.for_reference().spec()
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def cached_folder(assignment: Assignment, key: str, test: Test, root: Path = CACHE) -> Path:
@@ -72,9 +74,13 @@ def run_reference(assignment: Assignment, tests: list[Test], preload=("numpy",))
 def reference_runs(assignment: Assignment, tests: list[Test], preload=("numpy",),
                    trace: bool = False) -> list[TestRun]:
     """The reference's runs of ``tests`` (``trace``: with the functions each one called, for
-    verify's reach); ReferenceFailed names the first test it cannot pass."""
+    verify's reach); ReferenceFailed names the first test it cannot pass. Oracle tests run as
+    ``Test.for_reference`` says, with what their second implementation needs preloaded."""
     if not tests:
         return []
+    tests = [t.for_reference() for t in tests]
+    preload = (*preload, *(m for m in assignment.preload_for(tests, reference=True)
+                           if m not in preload))
     with tempfile.TemporaryDirectory(prefix="lmkit-ref-") as tmp:
         st = stage(reference_submission(assignment), assignment, Path(tmp),
                    base=assignment.solution_dir)

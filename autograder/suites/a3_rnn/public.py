@@ -117,9 +117,10 @@ close_keys, oracle = J.close_keys, J.oracle
 
 
 def clip_oracle(hints=()):
-    """Self-check against torch.nn.utils.clip_grad_norm_ run in the scenario."""
+    """Against torch.nn.utils.clip_grad_norm_ on the same gradients, which the reference's run
+    of the test computed (an oracle test: ``expected["torch"]``)."""
     def judge(expected, actual):
-        t = actual["torch"]
+        t = expected["torch"]
         a = {k: actual.get(k) for k in t}
         msg = J.compare(t, a, rtol=1e-12, atol=0.0)
         v = J.Verdict(0.0 if msg else 1.0, (msg + " (compared with "

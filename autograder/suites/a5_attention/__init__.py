@@ -8,10 +8,12 @@ TITLE = "Assignment 5: attention and the transformer"
 # torch.manual_seed), and no scenario calls y.backward(gradient) (it imports torch's symbolic
 # shapes and sympy, 0.4 s a test).
 PRELOAD = ("numpy", "numpy.random", "lmcore.vocab", "lmcore.batching")
-# torch (1.2-2.8 s of CPU once) only where a test needs it: the torch files (models.py,
-# train.py) and the numpy tests that compare with torch autograd. A submission whose edits reach
-# only the numpy layers (most of verify's examples), or a check's second worker, starts without.
-# tests/test_a5_attention.py checks that every scenario using torch is listed here.
-PRELOAD_WHEN = {"torch": ("attention_torch", "mha_torch", "gelu", "block_torch", "attn_module",
-                          "block_module", "model_forward", "model_incremental", "model_dropout",
-                          "model_tying", "tiny_run", "schedule", "groups")}
+# torch (1.2-2.8 s of CPU once) only where a submission's code needs it: the torch files
+# (models.py, train.py). A submission whose edits reach only the numpy layers (most of verify's
+# examples), or a check's second worker, starts without. tests/test_a5_attention.py checks that
+# every scenario using torch is listed here.
+PRELOAD_WHEN = {"torch": ("attn_module", "block_module", "model_forward", "model_incremental",
+                          "model_dropout", "model_tying", "tiny_run", "schedule", "groups")}
+# The numpy layers' tests against torch autograd (oracle tests): torch computes their expected
+# values in the reference's run only.
+PRELOAD_ORACLE = ("torch",)

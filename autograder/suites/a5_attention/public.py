@@ -239,7 +239,7 @@ TESTS = [
            scenario="block_gradcheck", seed=16, needs_reference=False, judge=J.gradcheck(1e-6),
            description="decoder_block_backward agrees with numerical gradients"),
     public("block.torch", part="decoder_block_forward/backward", points=2, scenario="block_torch",
-           seed=17, needs_reference=False, judge=oracle(),
+           seed=17, oracle=True, judge=oracle(),
            description="the block and its gradients equal torch autograd's (F.layer_norm, "
                        "F.scaled_dot_product_attention, F.gelu)"),
     # models.py

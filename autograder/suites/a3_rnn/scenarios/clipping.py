@@ -18,7 +18,9 @@ def _grads_case(rng, case):
     return {} if case == "empty" else dict(zip("Wbv", arrays))
 
 
-def clip_norm(sub, rng, case="random", max_norm=1.0, error_if_nonfinite=False, torch_oracle=False):
+def clip_norm(sub, rng, case="random", max_norm=1.0, error_if_nonfinite=False, oracle=False):
+    """The student's clip_grad_norm; ``oracle`` (the reference's run of an oracle test):
+    torch.nn.utils.clip_grad_norm_ on the same gradients, under "torch"."""
     grads = _grads_case(rng, case)
     copies = {k: v.copy() for k, v in grads.items()}
     out = {"max_norm": float(max_norm)}
@@ -33,7 +35,7 @@ def clip_norm(sub, rng, case="random", max_norm=1.0, error_if_nonfinite=False, t
     except RuntimeError:
         out["raised"] = True
     out["inputs_unchanged"] = all(np.array_equal(copies[k], grads[k], equal_nan=True) for k in grads)
-    if torch_oracle:
+    if oracle:
         import torch
         params = []
         for k, v in copies.items():

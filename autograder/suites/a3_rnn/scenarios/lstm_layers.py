@@ -95,17 +95,27 @@ def lstm_converter(sub, rng, D=3, H=2):
     return out
 
 
-def lstm_torch(sub, rng, N=3, T=6, D=4, H=5):
-    """The student's LSTM (forward and backward) beside torch.nn.LSTM autograd. The student's
-    weights are converted with the student's own lstm_to_torch, so both the gate order of the
-    layers and the converter must be right."""
-    import torch
+def lstm_torch(sub, rng, N=3, T=6, D=4, H=5, oracle=False):
+    """The student's LSTM (forward and backward), its weight gradients put in torch's layout
+    by the student's own lstm_to_torch; ``oracle`` (the reference's run of the test):
+    torch.nn.LSTM autograd on the same weights (in torch's layout by the reference's
+    converter), under "torch". So the gate order of the layers and the converter must both be
+    right."""
     x, h0, Wx, Wh, b = _seq_inputs(rng, N, T, D, H, 4 * H)
     c0 = rng.standard_normal((N, H))
     dh = rng.standard_normal((N, T, H))
     L = sub.lstm_layers
     h, c, cache = L.lstm_forward(x, h0, Wx, Wh, b, c0)
     dx, dh0, dc0, dWx, dWh, db = L.lstm_backward(dh, cache)
+    # the gradients in torch's layout through the student's converter's permutation:
+    # converting the gradient the same way must give torch's gradient
+    ours_as_torch = L.lstm_to_torch(dWx, dWh, db)
+    ours = {"ours": {"h": h, "c": c, "dx": dx, "dh0": dh0, "dc0": dc0,
+                     "dWx": ours_as_torch["weight_ih_l0"], "dWh": ours_as_torch["weight_hh_l0"],
+                     "db": ours_as_torch["bias_ih_l0"]}}
+    if not oracle:
+        return ours
+    import torch
     params = L.lstm_to_torch(Wx, Wh, b)
     lstm = torch.nn.LSTM(D, H, batch_first=True).double()
     with torch.no_grad():
@@ -116,12 +126,7 @@ def lstm_torch(sub, rng, N=3, T=6, D=4, H=5):
     tc0 = torch.tensor(c0[None], requires_grad=True)
     out, (_, tc) = lstm(tx, (th0, tc0))
     (out * torch.tensor(dh)).sum().backward()
-    # torch's weight gradients, back in our layout, through the student's converter's
-    # permutation: converting the gradient the same way must give torch's gradient.
-    ours_as_torch = L.lstm_to_torch(dWx, dWh, db)
-    return {"ours": {"h": h, "c": c, "dx": dx, "dh0": dh0, "dc0": dc0,
-                     "dWx": ours_as_torch["weight_ih_l0"], "dWh": ours_as_torch["weight_hh_l0"],
-                     "db": ours_as_torch["bias_ih_l0"]},
+    return {**ours,
             "torch": {"h": out.detach().numpy(), "c": tc[0].detach().numpy(),
                       "dx": tx.grad.numpy(), "dh0": th0.grad[0].numpy(),
                       "dc0": tc0.grad[0].numpy(), "dWx": lstm.weight_ih_l0.grad.numpy(),

@@ -123,21 +123,26 @@ def torch_scores(p: dict, e, cell: str, H: int):
     return torch.stack(hs, 1) @ p["W_vocab"] + p["b_vocab"]
 
 
-def model_torch(sub, rng, corpus="tiny", cell="rnn"):
-    """The student's model loss and gradients beside the same network in torch autograd."""
-    import torch
-    model, vocab, sentences = _model(sub, rng, corpus, cell)
+def model_torch(sub, rng, corpus="tiny", cell="rnn", H=5, oracle=False):
+    """The student's model loss and gradients on the scenario's own weights; ``oracle`` (the
+    reference's run of the test): the same network in torch autograd, under "torch"."""
+    model, vocab, sentences = _model(sub, rng, corpus, cell, H=H)
+    weights = {k: np.array(v, copy=True) for k, v in model.params.items()}
     tokens = _padded(vocab, sentences)
     loss, grads, _ = model.loss(tokens)
-    p = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    ours = {"ours": {"loss": loss, "grads": {k: grads.get(k) for k in weights}}}
+    if not oracle:
+        return ours
+    import torch
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
     x = torch.tensor(np.where(tokens[:, :-1] < 0, 0, tokens[:, :-1]))
     y = torch.tensor(np.where(tokens[:, 1:] == vocab.bos_id, -100, tokens[:, 1:]))
-    s = torch_scores(p, p["W_embed"][x], cell, model.H)
+    s = torch_scores(p, p["W_embed"][x], cell, H)
     s = s.masked_fill(torch.arange(len(vocab)) == vocab.bos_id, float("-inf"))
     tl = torch.nn.functional.cross_entropy(s.reshape(-1, len(vocab)), y.reshape(-1))
     tl.backward()
-    return {"ours": {"loss": loss, "grads": {k: grads.get(k) for k in p}},
-            "torch": {"loss": float(tl.detach()), "grads": {k: v.grad.numpy() for k, v in p.items()}}}
+    return {**ours, "torch": {"loss": float(tl.detach()),
+                              "grads": {k: v.grad.numpy() for k, v in p.items()}}}
 
 
 def tbptt(sub, rng, corpus="tiny", cell="rnn", N=2, T=3):

@@ -71,13 +71,17 @@ def rnn_sequence_gradcheck(sub, rng, N=2, T=4, D=3, H=4):
     return _gradcheck(L.rnn_forward, L.rnn_backward, ("x", "h0", "Wx", "Wh", "b"), args, dh)
 
 
-def rnn_torch(sub, rng, N=3, T=6, D=4, H=5):
-    """The student's rnn_forward/backward beside torch.nn.RNN autograd on the same weights."""
-    import torch
+def rnn_torch(sub, rng, N=3, T=6, D=4, H=5, oracle=False):
+    """The student's rnn_forward/backward; ``oracle`` (the reference's run of the test):
+    torch.nn.RNN autograd on the same weights, under "torch"."""
     x, h0, Wx, Wh, b = _seq_inputs(rng, N, T, D, H, H)
     dh = rng.standard_normal((N, T, H))
     h, cache = sub.rnn_layers.rnn_forward(x, h0, Wx, Wh, b)
     dx, dh0, dWx, dWh, db = sub.rnn_layers.rnn_backward(dh, cache)
+    ours = {"ours": {"h": h, "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}}
+    if not oracle:
+        return ours
+    import torch
     rnn = torch.nn.RNN(D, H, batch_first=True, nonlinearity="tanh").double()
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.tensor(Wx.T))
@@ -88,11 +92,11 @@ def rnn_torch(sub, rng, N=3, T=6, D=4, H=5):
     th0 = torch.tensor(h0[None], requires_grad=True)
     out, _ = rnn(tx, th0)
     (out * torch.tensor(dh)).sum().backward()
-    torch_out = {"h": out.detach().numpy(), "dx": tx.grad.numpy(), "dh0": th0.grad[0].numpy(),
-                 "dWx": rnn.weight_ih_l0.grad.numpy().T.copy(),
-                 "dWh": rnn.weight_hh_l0.grad.numpy().T.copy(), "db": rnn.bias_ih_l0.grad.numpy()}
-    return {"ours": {"h": h, "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db},
-            "torch": torch_out}
+    return {**ours, "torch": {"h": out.detach().numpy(), "dx": tx.grad.numpy(),
+                              "dh0": th0.grad[0].numpy(),
+                              "dWx": rnn.weight_ih_l0.grad.numpy().T.copy(),
+                              "dWh": rnn.weight_hh_l0.grad.numpy().T.copy(),
+                              "db": rnn.bias_ih_l0.grad.numpy()}}
 
 
 
@@ -152,7 +156,9 @@ def layers_gradcheck(sub, rng, N=2, T=3, D=4, M=5, V=6):
     }
 
 
-def softmax_loss(sub, rng, N=3, T=4, V=7, keep=0.6, torch_oracle=False):
+def softmax_loss(sub, rng, N=3, T=4, V=7, keep=0.6, oracle=False):
+    """The student's masked temporal softmax loss; ``oracle`` (the reference's run of an oracle
+    test): torch's cross_entropy with ignore_index on the same scores, under "torch"."""
     s = rng.standard_normal((N, T, V)) * 2
     y = rng.integers(0, V, size=(N, T))
     mask = rng.random((N, T)) < keep
@@ -161,7 +167,7 @@ def softmax_loss(sub, rng, N=3, T=4, V=7, keep=0.6, torch_oracle=False):
     loss, ds = sub.rnn_layers.temporal_softmax_loss(s, y, mask)
     out = {"loss": loss, "dx": ds, "inputs_unchanged": F.unchanged(copies, [s, y, mask]),
            "unmasked": int(mask.sum()), "all_tokens": N * T}
-    if torch_oracle:
+    if oracle:
         import torch
         ts = torch.tensor(s, requires_grad=True)
         tl = torch.nn.functional.cross_entropy(ts.reshape(-1, V),

@@ -81,21 +81,23 @@ def attention_gradcheck(sub, rng, N=1, h=2, Tq=3, Tk=3, d_k=2, d_v=3, mask="caus
             "numeric": {n: numerical_gradient_array(f, a, dout) for n, a in zip("qkv", (q, k, v))}}
 
 
-def attention_torch(sub, rng, N=2, h=3, T=5, d_k=4, d_v=4):
-    """The student's causal attention beside torch's F.scaled_dot_product_attention
-    (is_causal=True) and its autograd, float64."""
-    import torch
-    import torch.nn.functional as F
+def attention_torch(sub, rng, N=2, h=3, T=5, d_k=4, d_v=4, oracle=False):
+    """The student's causal attention; ``oracle`` (the reference's run): torch's
+    F.scaled_dot_product_attention (is_causal=True) and its autograd, float64, under "torch"."""
     q, k, v = _qkv(rng, (N, h), T, T, d_k, d_v)
     dout = rng.standard_normal((N, h, T, d_v))
     out, cache = sub.attention.attention_forward(q, k, v, np.tril(np.ones((T, T), dtype=bool)))
     dq, dk, dv = sub.attention.attention_backward(dout, cache)
+    ours = {"ours": {"out": out, "dq": dq, "dk": dk, "dv": dv}}
+    if not oracle:
+        return ours
+    import torch
+    import torch.nn.functional as F
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     y = F.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
     (y * torch.tensor(dout)).sum().backward()
-    return {"ours": {"out": out, "dq": dq, "dk": dk, "dv": dv},
-            "torch": {"out": y.detach().numpy(), "dq": tq.grad.numpy(), "dk": tk.grad.numpy(),
-                      "dv": tv.grad.numpy()}}
+    return {**ours, "torch": {"out": y.detach().numpy(), "dq": tq.grad.numpy(),
+                              "dk": tk.grad.numpy(), "dv": tv.grad.numpy()}}
 
 
 
@@ -173,16 +175,21 @@ def _torch_mha(torch, x, W_qkv, b_qkv, W_o, b_o, h):
     return y.permute(0, 2, 1, 3).reshape(N, T, D) @ W_o + b_o
 
 
-def mha_torch(sub, rng, N=2, T=5, D=8, h=2):
-    import torch
+def mha_torch(sub, rng, N=2, T=5, D=8, h=2, oracle=False):
+    """The student's multi-head attention; ``oracle`` (the reference's run): the same from
+    torch's pieces and its autograd, under "torch"."""
     x = rng.standard_normal((N, T, D))
     weights = _mha_weights(rng, D)
     dout = rng.standard_normal((N, T, D))
     out, cache = sub.attention.multihead_attention_forward(x, *weights, h)
     grads = sub.attention.multihead_attention_backward(dout, cache)
     names = ("dx", "dW_qkv", "db_qkv", "dW_o", "db_o")
+    ours = {"ours": {"out": out, **dict(zip(names, grads))}}
+    if not oracle:
+        return ours
+    import torch
     t = [torch.tensor(a, requires_grad=True) for a in (x, *weights)]
     y = _torch_mha(torch, *t, h)
     (y * torch.tensor(dout)).sum().backward()
-    return {"ours": {"out": out, **dict(zip(names, grads))},
-            "torch": {"out": y.detach().numpy(), **{n: a.grad.numpy() for n, a in zip(names, t)}}}
+    return {**ours, "torch": {"out": y.detach().numpy(),
+                              **{n: a.grad.numpy() for n, a in zip(names, t)}}}

@@ -42,7 +42,9 @@ def layernorm_gradcheck(sub, rng, shape=(2, 3, 4), eps=1e-5):
                         for n, a in (("x", x), ("gamma", gamma), ("beta", beta))}}
 
 
-def gelu(sub, rng, shape=(3, 7), scale=2.0, gradcheck=False, torch_oracle=False):
+def gelu(sub, rng, shape=(3, 7), scale=2.0, gradcheck=False, oracle=False):
+    """GELU forward and backward; ``oracle`` (the reference's run of an oracle test): torch's
+    F.gelu and its autograd on the same inputs, under "torch"."""
     L = sub.layers
     x = rng.standard_normal(shape) * scale
     dout = rng.standard_normal(shape)
@@ -54,13 +56,13 @@ def gelu(sub, rng, shape=(3, 7), scale=2.0, gradcheck=False, torch_oracle=False)
     if gradcheck:
         result["analytic"] = {"x": dx}
         result["numeric"] = {"x": numerical_gradient_array(lambda _: L.gelu_forward(x)[0], x, dout)}
-    if torch_oracle:
+    result["ours"] = {"out": out, "dx": dx}
+    if oracle:
         import torch
         import torch.nn.functional as F
         tx = torch.tensor(x, requires_grad=True)
         y = F.gelu(tx, approximate="tanh")
         (y * torch.tensor(dout)).sum().backward()
-        result["ours"] = {"out": out, "dx": dx}
         result["torch"] = {"out": y.detach().numpy(), "dx": tx.grad.numpy()}
     return result
 
@@ -139,14 +141,19 @@ def block_gradcheck(sub, rng, N=1, T=3, D=4, h=2):
     return {"analytic": analytic, "numeric": numeric}
 
 
-def block_torch(sub, rng, N=2, T=5, D=8, h=2):
-    import torch
-    import torch.nn.functional as F
+def block_torch(sub, rng, N=2, T=5, D=8, h=2, oracle=False):
+    """The student's block; ``oracle`` (the reference's run): the same block from torch's
+    functional pieces and its autograd, under "torch"."""
     x = rng.standard_normal((N, T, D))
     p = _block_params(rng, D, 4 * D)
     dout = rng.standard_normal((N, T, D))
     out, cache = sub.layers.decoder_block_forward(x, p, h)
     dx, grads = sub.layers.decoder_block_backward(dout, cache)
+    ours = {"ours": {"out": out, "dx": dx, "grads": _grads(grads)}}
+    if not oracle:
+        return ours
+    import torch
+    import torch.nn.functional as F
     t = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
     tx = torch.tensor(x, requires_grad=True)
     a = F.layer_norm(tx, (D,), t["ln1_gamma"], t["ln1_beta"])
@@ -154,6 +161,5 @@ def block_torch(sub, rng, N=2, T=5, D=8, h=2):
     m = F.layer_norm(hid, (D,), t["ln2_gamma"], t["ln2_beta"])
     y = hid + F.gelu(m @ t["W_fc"] + t["b_fc"], approximate="tanh") @ t["W_proj"] + t["b_proj"]
     (y * torch.tensor(dout)).sum().backward()
-    return {"ours": {"out": out, "dx": dx, "grads": _grads(grads)},
-            "torch": {"out": y.detach().numpy(), "dx": tx.grad.numpy(),
-                      "grads": {k: t[k].grad.numpy() for k in BLOCK_PARAMS}}}
+    return {**ours, "torch": {"out": y.detach().numpy(), "dx": tx.grad.numpy(),
+                              "grads": {k: t[k].grad.numpy() for k in BLOCK_PARAMS}}}
