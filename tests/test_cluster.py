@@ -74,6 +74,17 @@ def local2():
         cl.close()
 
 
+@pytest.fixture(scope="module")
+def pool_batch(tmp_path_factory, grader):
+    """Five submissions (three copies of the reference, a classic bug, a hang) graded once on
+    the local pool: the results every cluster batch of this module must reproduce (a
+    submission's results.json does not depend on which others share its batch)."""
+    tmp = tmp_path_factory.mktemp("pool-batch")
+    paths = submissions(tmp / "subs", 5)
+    grade_batch(grader, paths, tmp / "pool", jobs=2, resume=False)
+    return paths, tmp / "pool"
+
+
 def test_fingerprint_covers_the_kit_and_nothing_else(tmp_path):
     for d in C.KIT_DIRS:
         (tmp_path / d).mkdir()
@@ -145,28 +156,28 @@ def test_dask_is_pinned_for_graders_and_kept_out_of_student_releases():
 
 
 @pytest.mark.slow
-def test_cluster_results_identical_to_local_pool(tmp_path, grader, local2):
-    paths = submissions(tmp_path / "subs", 4)
-    grade_batch(grader, paths, tmp_path / "pool", jobs=2, resume=False)
+def test_cluster_results_identical_to_local_pool(tmp_path, grader, local2, pool_batch):
+    paths, pool_out = pool_batch
     stats = C.ClusterStats()
     results = C.grade_batch_cluster(grader, paths, tmp_path / "dask", local2, resume=False,
                                     stats=stats)
-    pool, dask = docs(tmp_path / "pool"), docs(tmp_path / "dask")
+    pool, dask = docs(pool_out), docs(tmp_path / "dask")
     assert set(dask) == {p.name for p in paths} and dask == pool
     assert [r.submission for r in results] == [p.name for p in paths]
     # the hang is a result, graded once: a student's timeout is never retried
-    hang = {t["extra_data"]["test"]: t["extra_data"]["kind"] for t in dask["student3"]["tests"]}
+    hang = {t["extra_data"]["test"]: t["extra_data"]["kind"] for t in dask["student4"]["tests"]}
     assert hang["train.optimizers"] == "timeout"
     assert stats.attempts == {p.name: 1 for p in paths} and stats.retried == []
     assert len(stats.workers) == 2, "both Dask workers should have graded"
     for name in ("gradebook.csv", "report.md"):
-        assert (tmp_path / "dask" / name).read_text() == (tmp_path / "pool" / name).read_text()
+        assert (tmp_path / "dask" / name).read_text() == (pool_out / name).read_text()
 
 
 @pytest.mark.slow
-def test_worker_sigkilled_mid_batch_loses_nothing(tmp_path, grader, local2):
-    paths = submissions(tmp_path / "subs", 5, hang=False)
-    grade_batch(grader, paths, tmp_path / "pool", jobs=2, resume=False)
+def test_worker_sigkilled_mid_batch_loses_nothing(tmp_path, grader, local2, pool_batch):
+    paths = pool_batch[0][:4]             # all but the hang: three references and the bug
+    pool = {n: d for n, d in docs(pool_batch[1]).items() if n in {p.name for p in paths}}
+    assert len(pool) == 4
     client = local2.client
     pids = client.run(os.getpid)          # worker address -> pid (nanny-managed workers)
     killed: list[int] = []
@@ -194,7 +205,7 @@ def test_worker_sigkilled_mid_batch_loses_nothing(tmp_path, grader, local2):
     assert stats.retried, "no submission was sent again after the kill"
     assert sorted(written) == sorted(p.name for p in paths)      # each written exactly once
     assert stats.duplicates == 0
-    assert docs(tmp_path / "dask") == docs(tmp_path / "pool")    # and graded as if unharmed
+    assert docs(tmp_path / "dask") == pool                       # and graded as if unharmed
     client.wait_for_workers(2, timeout=60)                       # the nanny restarts it
     # nothing of the killed worker is left running: bwrap dies with it, and the end of the
     # batch removes the cgroups it could not
@@ -237,10 +248,11 @@ def _scheduler(scheduler_file: Path, with_kit: bool = True) -> subprocess.Popen:
 
 
 def _stop(*procs: subprocess.Popen) -> None:
+    """Stop ``procs`` one after the other, in order (workers before their scheduler: a worker
+    whose scheduler is already gone spends seconds trying to reach it before it exits)."""
     for p in procs:
         if p.poll() is None:
             p.terminate()
-    for p in procs:
         try:
             p.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -317,7 +329,7 @@ def test_worker_without_the_kit_refused_then_shipped(tmp_path):
 
 
 @pytest.mark.slow
-def test_scheduler_gone_stops_then_resumes(tmp_path, grader):
+def test_scheduler_gone_stops_then_resumes(tmp_path, grader, local2):
     paths = submissions(tmp_path / "subs", 5, hang=False)
     names = [p.name for p in paths]
     out = tmp_path / "out"
@@ -345,9 +357,9 @@ def test_scheduler_gone_stops_then_resumes(tmp_path, grader):
     assert not list(out.glob("*/.*.tmp-*")) and not (out / "gradebook.csv").exists()
     stamps = {n: (out / n / "record.json").stat().st_mtime_ns for n in first}
     kept: list[str] = []
-    with C.connect("local:1") as cl:
-        results = C.grade_batch_cluster(grader, paths, out, cl,
-                                        on_done=lambda res, sid: res is None and kept.append(sid))
+    # the next run, on another cluster (the module's LocalCluster): finished ones are kept
+    results = C.grade_batch_cluster(grader, paths, out, local2,
+                                    on_done=lambda res, sid: res is None and kept.append(sid))
     assert sorted(kept) == first                                  # not redone
     assert {n: (out / n / "record.json").stat().st_mtime_ns for n in first} == stamps
     assert [r.submission for r in results] == names and (out / "gradebook.csv").exists()
@@ -371,7 +383,7 @@ def test_ctrl_c_on_a_local_cluster_then_resume(tmp_path):
     """The CLI interrupted mid-batch: exit 130, whole results only, no Dask process left;
     the same command again keeps what was finished."""
     subs = tmp_path / "subs"
-    paths = submissions(subs, 4, hang=False)
+    paths = submissions(subs, 3, hang=False)   # one to keep, two the Ctrl-C leaves undone
     names = [p.name for p in paths]
     out = tmp_path / "out"
     mark = f"LMKIT_TEST_MARK={os.getpid()}-{time.time_ns()}"

@@ -16,6 +16,7 @@ import pytest
 from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
 from harness import kit_command
+from kit_grades import reference_and_bug
 
 # sandbox batches and platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -79,9 +80,8 @@ def course(tmp_path_factory):
             (dest / "fixture.ipynb").write_text(json.dumps(nb))
     nbgrader("autograde", "a2_window", "--create", cwd=course)
 
-    kit_command("grade", code["bob"], code["alice"], "-a", "a2", "-j", "1", "--out", tmp / "grades")
-    ours = {"alice": json.loads((tmp / "grades" / "a2_window" / "results.json").read_text()),
-            "bob": json.loads((tmp / "grades" / "bob-files" / "results.json").read_text())}
+    grades = reference_and_bug(tmp_path_factory)   # `grade` on the same files, as one run
+    ours = {"alice": grades["reference"], "bob": grades[bug.name]}
     return course, code, ours, had_real, tmp
 
 

@@ -15,6 +15,7 @@ from autograder.authoring import registry as asg
 from autograder.instructor.examples import list_examples, materialize
 from autograder.instructor.export.otter import ROOT_FILE, pack_submission
 from harness import kit_command
+from kit_grades import reference_and_bug
 
 # sandbox batches and platform tools: left out by `python3 kit.py test --fast`
 pytestmark = pytest.mark.slow
@@ -26,7 +27,8 @@ OTTER = Path(sys.executable).parent / "otter"
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Export, two submissions (reference and a known bug), `grade` and `otter run` on both."""
+    """Export, two submissions (reference and a known bug), `otter run` on both, and `grade`
+    on the same files (kit_grades: one run shared by the export tests)."""
     if not OTTER.exists():
         pytest.skip(f"otter-grader is not installed in this venv ({OTTER} missing)")
     tmp = tmp_path_factory.mktemp("otter")
@@ -34,10 +36,6 @@ def graded(tmp_path_factory):
     kit_command("export", "otter", "a2", ag)
     bug = next(e for e in list_examples(A2) if e.name == "softmax_no_max")
     folders = {"correct": A2.solution_dir, "buggy": materialize(bug, A2, tmp / "subs" / "buggy")}
-    kit_command("grade", folders["buggy"], A2.solution_dir, "-a", "a2", "-j", "1",
-                "--out", tmp / "grades")
-    ours = {"buggy": json.loads((tmp / "grades" / "buggy" / "results.json").read_text()),
-            "correct": json.loads((tmp / "grades" / "a2_window" / "results.json").read_text())}
     otter = {}
     for name, folder in folders.items():
         sub = pack_submission(A2, folder, tmp / f"{name}.zip")
@@ -47,6 +45,8 @@ def graded(tmp_path_factory):
                            cwd=tmp, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         otter[name] = json.loads((out / "results.json").read_text())
+    grades = reference_and_bug(tmp_path_factory)   # `grade` on the same files, as one run
+    ours = {"buggy": grades[bug.name], "correct": grades["reference"]}
     return ag, ours, otter
 
 

@@ -251,7 +251,9 @@ def test_no_fork_runner_grades_like_the_forking_one(tmp_path, monkeypatch):
     names = ["embedding.forward_backward", "softmax_loss.gradcheck", "inputs.unchanged",
              "train.optimizers"]
     by = {t.name: t for t in load_tests(A2.name)}
-    tests = [dataclasses.replace(by[n], timeout=10.0) if n == "train.optimizers" else by[n]
+    # the infinite loop hangs in train.optimizers: its limit is waited out in full, so it is
+    # cut to a few times what the reference needs there in a fresh process (under 1 s)
+    tests = [dataclasses.replace(by[n], timeout=4.0) if n == "train.optimizers" else by[n]
              for n in names]
     ref = run_reference(tests, tmp_path / "ref")
     assert "fresh worker process per test" in ref.layers, ref.layers
