@@ -190,7 +190,7 @@ def test_notebook_runs_within_a_small_budget(tmp_path):
     """The whole notebook with a training budget of a few seconds and the first 100 sentences
     of valid and test (the real run uses 180 s and the whole splits)."""
     out = run_notebook(NOTEBOOK, timeout=120, replace={
-        "BUDGET_SECONDS = 180": "BUDGET_SECONDS = 4", "EVAL_SENTENCES = None": "EVAL_SENTENCES = 100",
+        "BUDGET_SECONDS = 180": "BUDGET_SECONDS = 1", "EVAL_SENTENCES = None": "EVAL_SENTENCES = 100",
         'FIGURE_DIR = "figures"': f"FIGURE_DIR = {str(tmp_path)!r}"})
     assert "valid perplexity" in out and "test perplexity" in out
     assert_checks_pass(out, A2)

@@ -263,9 +263,9 @@ def test_notebook_runs_within_a_small_budget(tmp_path):
     """The whole notebook with budgets of seconds, a small model and slices of the splits
     (the real run trains each model for ten minutes on the whole training split)."""
     out = run_notebook(NOTEBOOK, timeout=120, replace={
-        "BUDGET_SECONDS = 600": "BUDGET_SECONDS = 3", "HIDDEN = 256": "HIDDEN = 32",
-        "THREADS = 2": "THREADS = 1", "SIBLING_SECONDS = 60": "SIBLING_SECONDS = 2",
-        "TRAIN_SENTENCES = None": "TRAIN_SENTENCES = 3000",
+        "BUDGET_SECONDS = 600": "BUDGET_SECONDS = 1", "HIDDEN = 256": "HIDDEN = 32",
+        "THREADS = 2": "THREADS = 1", "SIBLING_SECONDS = 60": "SIBLING_SECONDS = 0.3",
+        "TRAIN_SENTENCES = None": "TRAIN_SENTENCES = 1000",
         "EVAL_SENTENCES = None": "EVAL_SENTENCES = 100",
         'FIGURE_DIR = "figures"': f"FIGURE_DIR = {str(tmp_path)!r}"})
     assert "LSTM: best validation perplexity" in out and "a4 torch LSTM" in out

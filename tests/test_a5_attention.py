@@ -336,10 +336,11 @@ def test_notebook_is_a_valid_nbgrader_source():
 def test_notebook_runs_within_a_small_budget(tmp_path):
     """The whole notebook with budgets of seconds, a small model and slices of the splits."""
     out = run_notebook(NOTEBOOK, timeout=300, replace={
-        "BUDGET_SECONDS = 600": "BUDGET_SECONDS = 3", "D_MODEL = 256": "D_MODEL = 32",
+        "BUDGET_SECONDS = 600": "BUDGET_SECONDS = 1", "D_MODEL = 256": "D_MODEL = 32",
         "LSTM_HIDDEN = 256": "LSTM_HIDDEN = 32", "THREADS = 2": "THREADS = 1",
         "TRAIN_SENTENCES = None": "TRAIN_SENTENCES = 2000",
-        "EVAL_SENTENCES = None": "EVAL_SENTENCES = 60", "SPEED_STEPS = 10": "SPEED_STEPS = 2",
+        "EVAL_SENTENCES = None": "EVAL_SENTENCES = 60", "SPEED_STEPS = 10": "SPEED_STEPS = 1",
+        "BATCH_SIZE = 16": "BATCH_SIZE = 4",
         'FIGURE_DIR = "figures"': f"FIGURE_DIR = {str(tmp_path)!r}"})
     assert_checks_pass(out, A5)
     assert "transformer: " in out and "best validation perplexity" in out

@@ -213,25 +213,25 @@ def batch(tmp_path_factory):
         limits = Limits(memory_mb=1024)
         tests = [t if t.name != "train.optimizers" else
                  __import__("dataclasses").replace(t, timeout=10.0) for t in tests]
-        grader = make_grader(A2, tests, kit, limits=limits)
+        grader = make_grader(A2, tests, kit, limits=limits)  # also fills the expected cache
         plant(kit, listeners)
-        paths = {}
-        for ex in BATCH:
-            sid = ex.name.split("/", 1)[1]
-            paths[sid] = materialize(ex, A2, subs_dir / sid)
-        honest = honest_folders(subs_dir)
-        paths.update(honest)
-        # the examples with a budget of their own sleep beside the batch (a thread each)
+        # The examples with a budget of their own (slow_every_test: 40 s, nearly all of it
+        # asleep) are graded by a thread each, started before the batch and joined after the
+        # regradings below: they sleep beside all of it instead of holding the fixture up at
+        # the end. Each worker claims a uid and a cgroup of its own, as any concurrent batch.
         own_docs: dict = {}
         threads = [threading.Thread(target=_grade_with_own_budget, daemon=True,
                                     args=(ex, tests, limits, subs_dir, out, own_docs))
                    for ex in OWN_BUDGET]
         for t in threads:
             t.start()
+        paths = {}
+        for ex in BATCH:
+            sid = ex.name.split("/", 1)[1]
+            paths[sid] = materialize(ex, A2, subs_dir / sid)
+        honest = honest_folders(subs_dir)
+        paths.update(honest)
         docs = docs_by_id(results_json(grade_batch(grader, list(paths.values()), out, jobs=2, resume=False)))
-        for t in threads:
-            t.join()
-        docs.update(own_docs)
         alone = {}
         for sid, path in honest.items():
             d = docs_by_id(results_json(grade_batch(grader, [path], tmp_path_factory.mktemp(f"alone_{sid}"),
@@ -240,6 +240,9 @@ def batch(tmp_path_factory):
         again = docs_by_id(results_json(grade_batch(
             grader, [paths[s] for s in DETERMINISM], tmp_path_factory.mktemp("again"), jobs=1,
             resume=False)))
+        for t in threads:
+            t.join()
+        docs.update(own_docs)
     finally:
         listeners.close()
         import shutil
