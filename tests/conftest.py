@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+import autograder.instructor  # noqa: F401 - before any test imports nbformat (its docstring)
+
 # Groups that take longest, heaviest first (measured); every other group follows in the order
 # of collection.
 HEAVY = [

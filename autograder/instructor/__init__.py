@@ -8,3 +8,11 @@
     demo.py         the whole pipeline on the bundled examples
     export/         Gradescope, otter-grader and nbgrader bridges
 """
+import sys
+
+# Every tool here that reads a notebook imports nbformat (nbgrader, otter-grader too), which
+# imports jsonschema, which imports rfc3987_syntax where it is installed (jupyter's packages
+# pull it in) for its "iri" string format; that module builds a lark grammar at import time,
+# 2 s of CPU in every such process. No notebook schema uses the iri formats, and jsonschema
+# leaves the format out when the import fails.
+sys.modules.setdefault("rfc3987_syntax", None)
