@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401 - for your code (F.softmax, F.gelu, F.dropout, ...)
 from torch import nn
 
 
