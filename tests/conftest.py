@@ -104,10 +104,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     harness.VERIFIED_HERE.clear()
     harness.VERIFIED_HERE.update(
-        m.group(1) for item in session.items
-        if item.nodeid.split("::")[0].endswith("test_verify.py")
-        and item.nodeid.split("::")[1].startswith("test_verify[")
-        and (m := _ASSIGNMENT.search(item.nodeid)))
+        item.callspec.params["name"] for item in session.items
+        if item.path.name == "test_verify.py" and getattr(item, "originalname", "") == "test_verify")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,11 +17,10 @@ timeout, no tamper snapshot. Hostile examples belong to ``verify``, not here.
 The reference and a submission take turns under the assignment's own package name in this
 process (InProcessRunner puts whatever was imported under that name back afterwards).
 
-It also runs ``verify`` once per assignment for the two files that read it (``verified``).
-
-It also holds what the batch and export tests share: tests picked by name, a batch of
-submissions made of the reference and named examples, and a kit command run as an instructor
-runs it (or Ctrl-C'd part way).
+It also holds what several test files share: ``verify`` run once per assignment for the two
+files that read it (``verified``); and, for the batch and export tests, tests picked by name, a
+batch of submissions made of the reference and named examples, and a kit command run as an
+instructor runs it (or Ctrl-C'd part way).
 """
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ from autograder.engine import expected as expected_mod
 from autograder.engine.intake import load_submission
 from autograder.engine.staging import stage
 from autograder.authoring.declare import Test, load_tests
-from autograder.instructor.verify import TOL
+from autograder.instructor.verify import TOL, verify_assignment
 from autograder.engine.runners import InProcessRunner
 from autograder.engine.worker import LazyPackage
 
@@ -250,8 +249,6 @@ def verified(name: str) -> tuple[bool, str, dict[str, SubmissionResult]]:
     "stubs" and example name). tests/test_verify.py asserts on it and tests/test_feedback.py
     reads the examples' feedback from it: one sandboxed grading of the examples serves both
     (conftest.py keeps an assignment's tests of both files in one process)."""
-    from autograder.instructor.verify import verify_assignment
-
     buf = io.StringIO()
     console = Console(file=buf, width=160, force_terminal=False)
     results: dict[str, SubmissionResult] = {}
@@ -272,7 +269,7 @@ def failing_feedback(assignment: Assignment, tmp: Path) -> dict[str, dict[str, T
     runs ``verify`` of the assignment anyway (the full suite), its sandboxed grading is read,
     public and hidden tests (those the example's edits reach; the rest are the reference's
     and pass); elsewhere (``kit.py test --fast``, the file alone) each example is graded
-    in-process on the public tests its manifest says it fails."""
+    in-process on the public and hidden tests its manifest says it fails."""
     if assignment.name in VERIFIED_HERE:
         _, _, results = verified(assignment.name)
         return {name: {t.name: t for t in res.tests if not t.passed}

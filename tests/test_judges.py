@@ -532,6 +532,10 @@ def test_oracle_compares_ours_with_the_torch_values_of_the_reference_run():
     hint = J.Hint(lambda e, a: seen.append((e, a)) or True, "the hint")
     assert "the hint" in J.oracle(rtol=1e-9, hints=[hint])(ref, {"ours": y}).feedback()
     assert seen[0][0] is ref["torch"] and seen[0][1] is y     # torch's values, the student's
+    flat = J.oracle(rtol=1e-9, keys=("loss", "dx"))            # values at the top level
+    ref2 = {"torch": {"loss": 1.0, "dx": x}}
+    assert flat(ref2, {"loss": 1.0, "dx": x.copy(), "other": 3}).score == 1.0
+    assert "dx" in flat(ref2, {"loss": 1.0, "dx": y}).message
 
 
 def test_an_oracle_test_runs_with_oracle_only_on_the_reference_side():

@@ -14,12 +14,14 @@ numpy arrays (torch tensors are converted). Outputs cross from the worker as fil
 (``engine/wire.py``) and are judged in the parent by the test's judge (``judges.py``).
 
 A test names its scenario by function name and gives it JSON-able keyword ``params``, so a
-hidden test is the same scenario on other inputs. An ``oracle`` test compares the student with
-a second implementation (torch autograd) on the same seeded inputs: its scenario takes
-``oracle=False`` and adds the second implementation's values under "torch" only when the
-trusted side runs it (``for_reference``); those values are the test's expected outputs, so a
-submission's worker never computes them (nor imports torch for them, nor can forge them). The hidden suite file never enters the
+hidden test is the same scenario on other inputs. The hidden suite file never enters the
 sandbox: the parent sends each test's scenario name, params and seed only when it runs.
+
+An ``oracle`` test compares the student with a second implementation (torch autograd) on the
+same seeded inputs: its scenario takes ``oracle=False`` and adds the second implementation's
+values under "torch" only when the trusted side runs it (``for_reference``); those values are
+the test's expected outputs, so a submission's worker never computes them (nor imports torch
+for them, nor can forge them).
 """
 from __future__ import annotations
 

@@ -314,17 +314,19 @@ def close_keys(keys: Sequence[str], rtol: float = 1e-7, atol: float = 1e-10,
     return judge
 
 
-def oracle(rtol: float = 1e-7, atol: float = 1e-10,
-           hints: Sequence[Hint] = ()) -> Callable[[Any, Any], Verdict]:
+def oracle(rtol: float = 1e-7, atol: float = 1e-10, hints: Sequence[Hint] = (),
+           keys: Sequence[str] | None = None) -> Callable[[Any, Any], Verdict]:
     """Against a second implementation on the same inputs: the student's values
-    (``actual["ours"]``) against torch autograd's, which the reference's run of the test
-    computed (``expected["torch"]``; an ``oracle=True`` test, declare.py). The hints see
+    (``actual["ours"]``, or with ``keys`` those keys of ``actual`` itself, for a scenario whose
+    other tests read them there) against torch autograd's, which the reference's run of the
+    test computed (``expected["torch"]``; an ``oracle=True`` test, declare.py). The hints see
     torch's values as the expected ones and the student's as the actual ones."""
     def judge(expected, actual):
-        msg = compare(expected["torch"], actual["ours"], rtol=rtol, atol=atol)
+        ours = actual["ours"] if keys is None else {k: actual[k] for k in keys}
+        msg = compare(expected["torch"], ours, rtol=rtol, atol=atol)
         v = Verdict(0.0 if msg else 1.0, (msg + " (compared with torch autograd on the same "
                                           "inputs and weights)") if msg else "")
-        return with_hints(v, hints, expected["torch"], actual["ours"])
+        return with_hints(v, hints, expected["torch"], ours)
     return judge
 
 

@@ -36,8 +36,7 @@ TESTS = [
            seed=103, oracle=True, judge=oracle(hints=[NO_CARRY]), timeout=60),
     hidden("softmax_loss.torch", part="temporal_softmax_loss", points=2, scenario="softmax_loss",
            seed=104, params={"N": 4, "T": 5, "V": 9, "keep": 0.5}, oracle=True, timeout=60,
-           judge=lambda e, a: oracle(hints=[MASK_IGNORED])(
-               e, {"ours": {"loss": a["loss"], "dx": a["dx"]}})),
+           judge=oracle(hints=[MASK_IGNORED], keys=("loss", "dx"))),
     hidden("lstm_sequence.long", part="lstm_forward/backward", points=2, scenario="lstm_sequence",
            seed=105, params={"N": 3, "T": 8, "D": 5, "H": 4},
            judge=grads_close(LSTM_SEQ_KEYS, hints=[GATE_ORDER])),

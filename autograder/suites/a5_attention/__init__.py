@@ -10,8 +10,8 @@ TITLE = "Assignment 5: attention and the transformer"
 PRELOAD = ("numpy", "numpy.random", "lmcore.vocab", "lmcore.batching")
 # torch (1.2-2.8 s of CPU once) only where a submission's code needs it: the torch files
 # (models.py, train.py). A submission whose edits reach only the numpy layers (most of verify's
-# examples), or a check's second worker, starts without. tests/test_a5_attention.py checks that
-# every scenario using torch is listed here.
+# examples), or a check's second worker, starts without. tests/test_worker.py checks that no
+# other test imports torch in a submission's worker.
 PRELOAD_WHEN = {"torch": ("attn_module", "block_module", "model_forward", "model_incremental",
                           "model_dropout", "model_tying", "tiny_run", "schedule", "groups")}
 # The numpy layers' tests against torch autograd (oracle tests): torch computes their expected

@@ -125,8 +125,8 @@ def grads_close(keys, rtol=1e-7, hints=()):
     return J.all_of(close_keys(keys, rtol=rtol, hints=hints), UNCHANGED)
 
 
-def oracle(rtol=1e-9, atol=1e-10, hints=()):
-    return J.oracle(rtol, atol, hints)
+def oracle(rtol=1e-9, atol=1e-10, hints=(), keys=None):
+    return J.oracle(rtol, atol, hints, keys)
 
 
 def _finite(a):
