@@ -130,14 +130,34 @@ def test_a_costly_preload_is_only_for_runs_of_its_scenarios():
     from autograder.authoring import registry as asg
     from autograder.authoring.declare import load_tests
 
-    a4 = asg.get("a4")
-    tests = load_tests(a4.name, include_hidden=False)
-    costly = [t for t in tests if a4.costly_for(t)]
-    assert {t.scenario for t in costly} <= set(dict(a4.preload_when)["torch._dynamo"]) and costly
-    assert "torch._dynamo" in a4.preload_for(tests) and "torch._dynamo" in a4.preload_for()
-    assert "torch._dynamo" in a4.preload_for(costly[:1])
-    rest = [t for t in tests if not a4.costly_for(t)]
-    assert "torch._dynamo" not in a4.preload_for(rest) and "torch" in a4.preload_for(rest)
+    a5 = asg.get("a5")
+    tests = load_tests(a5.name, include_hidden=False)
+    costly = [t for t in tests if a5.costly_for(t)]
+    assert {t.scenario for t in costly} <= set(dict(a5.preload_when)["torch"]) and costly
+    assert "torch" in a5.preload_for(tests) and "torch" in a5.preload_for()
+    assert "torch" in a5.preload_for(costly[:1])
+    rest = [t for t in tests if not a5.costly_for(t)]
+    assert rest and "torch" not in a5.preload_for(rest) and "numpy" in a5.preload_for(rest)
+
+
+def test_long_tests_start_first_on_a_checks_workers():
+    """The seeded sampling tests (LONG_SCENARIOS) and the real-corpus ones (WARM_WHEN) are
+    taken first, in the declared order; the others after them, in the declared order."""
+    from autograder.authoring import registry as asg
+    from autograder.authoring.declare import load_tests
+    from autograder.engine.pool import TestPool
+
+    for name in ("a1", "a2", "a3", "a4"):
+        a = asg.get(name)
+        tests = load_tests(a.name, include_hidden=False)
+        first = [a.starts_first(t) for t in tests]
+        assert any(t.scenario in a.long_scenarios for t in tests), name
+        pool = TestPool(tests, first=first)
+        order = [pool.take(frozenset()) for _ in tests]
+        k = sum(first)
+        assert 0 < k < len(tests)
+        assert all(first[i] for i in order[:k]) and not any(first[i] for i in order[k:])
+        assert order[:k] == sorted(order[:k]) and order[k:] == sorted(order[k:])
 
 
 _TORCHLESS = r"""
@@ -192,10 +212,10 @@ def _names(n):
 def test_pool_gives_each_worker_only_what_it_preloaded():
     from autograder.engine.pool import TestPool
 
-    dyn = frozenset({"torch._dynamo"})
+    dyn = frozenset({"torch"})
     pool = TestPool(_names(5), [frozenset(), dyn, frozenset(), dyn, frozenset()],
                     first=[False, False, False, False, True])
-    plain, full = frozenset({"torch"}), frozenset({"torch"}) | dyn
+    plain, full = frozenset({"numpy"}), frozenset({"numpy"}) | dyn
     assert pool.take(plain) == 4          # the heavy (first) ones before the declared order
     assert pool.take(full) == 1           # what only it can run, before the rest
     assert pool.take(plain) == 0
@@ -214,13 +234,13 @@ def test_check_workers_leave_the_costly_preload_to_the_first():
     from autograder.authoring.declare import load_tests
     from autograder.engine.runners import ParallelRunner
 
-    a4 = asg.get("a4")
-    tests = load_tests(a4.name, include_hidden=False)
-    cfgs = ParallelRunner(a4, Path("kit"), workers=3).configs(tests)
+    a5 = asg.get("a5")
+    tests = load_tests(a5.name, include_hidden=False)
+    cfgs = ParallelRunner(a5, Path("kit"), workers=3).configs(tests)
     assert [c.slot for c in cfgs] == [0, 1, 2]
-    assert "torch._dynamo" in cfgs[0].preload
-    assert all("torch._dynamo" not in c.preload and "torch" in c.preload for c in cfgs[1:])
-    assert len(ParallelRunner(a4, Path("kit"), workers=3).configs(tests[:1])) == 1
+    assert "torch" in cfgs[0].preload
+    assert all("torch" not in c.preload and "numpy" in c.preload for c in cfgs[1:])
+    assert len(ParallelRunner(a5, Path("kit"), workers=3).configs(tests[:1])) == 1
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,11 @@ A suite's ``__init__.py`` declares, as literals::
                                             # of oracle tests (never in a submission's worker)
     WARM_WHEN = {"corpus": "shakespeare"}   # optional: when a test has these params, the worker
                                             # calls scenarios.warm() once before forking
-    PRELOAD_WHEN = {"torch._dynamo": ("train_steps",)}  # optional: preloaded too when a test
+    PRELOAD_WHEN = {"torch": ("train_steps",)}  # optional: preloaded too when a test
                                             # of one of these scenarios runs
+    LONG_SCENARIOS = ("generate_draws",)    # optional: the scenarios whose tests take longest
+                                            # (a seeded sampling test); a check's workers start
+                                            # them first, with the WARM_WHEN ones
 
 Everything that needs to know which assignments exist (the CLI, the release, the stubs, the
 exports) asks this module. The declarations are read without importing the suite, so the
@@ -42,6 +45,7 @@ class Assignment:
     preload_oracle: tuple[str, ...] = ()
     warm_when: tuple = ()          # ((param, value), ...): see WARM_WHEN above
     preload_when: tuple = ()       # ((module, (scenario, ...)), ...): see PRELOAD_WHEN above
+    long_scenarios: tuple = ()     # LONG_SCENARIOS
     kit_root: Path = KIT_ROOT
     budget_s: float | None = None  # BUDGET_S: wall-clock seconds for all of a submission's tests
 
@@ -78,6 +82,12 @@ class Assignment:
     def costly_for(self, test) -> tuple[str, ...]:
         """The PRELOAD_WHEN modules ``test`` needs."""
         return tuple(m for m, scenarios in self.preload_when if test.scenario in scenarios)
+
+    def starts_first(self, test) -> bool:
+        """Should ``test`` start before the others when several workers share the tests? The
+        long ones do (WARM_WHEN, LONG_SCENARIOS): started last, one of them would keep a
+        worker busy after the other had finished."""
+        return self.warm_for([test]) or test.scenario in self.long_scenarios
 
     def warm_for(self, tests) -> bool:
         """Does any of ``tests`` take the params WARM_WHEN names (e.g. the real corpus)?"""
@@ -132,6 +142,7 @@ def get(name: str, kit_root: Path = KIT_ROOT) -> Assignment:
                       warm_when=tuple(sorted(meta.get("WARM_WHEN", {}).items())),
                       preload_when=tuple((m, tuple(s)) for m, s in
                                          sorted(meta.get("PRELOAD_WHEN", {}).items())),
+                      long_scenarios=tuple(meta.get("LONG_SCENARIOS", ())),
                       kit_root=Path(kit_root),
                       budget_s=_budget(meta, suites_dir(kit_root) / matches[0] / "__init__.py"))
 

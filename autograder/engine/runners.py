@@ -70,9 +70,9 @@ class ParallelRunner:
     """SandboxedRunner's tests on ``workers`` sandboxed workers at once (a student's
     ``check``; a grading batch already keeps the cores busy with one worker per submission).
     Worker 0 preloads everything the tests need; the others leave out what only some tests
-    need (PRELOAD_WHEN: a4's torch._dynamo), which costs more to import than those tests take
-    to run, and take the other tests meanwhile. Tests on the real corpus (WARM_WHEN), the
-    long ones, start first."""
+    need (PRELOAD_WHEN: a5's torch), which costs more to import than those tests take
+    to run, and take the other tests meanwhile. The long tests (on the real corpus, WARM_WHEN;
+    LONG_SCENARIOS) start first."""
     assignment: Assignment
     kit: Path
     workers: int = 2
@@ -94,7 +94,7 @@ class ParallelRunner:
     def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
         a = self.assignment
         pool = TestPool(tests, [frozenset(a.costly_for(t)) for t in tests],
-                        first=[a.warm_for([t]) for t in tests])
+                        first=[a.starts_first(t) for t in tests])
         runs, layers = run_tests_parallel(staged, pool, self.configs(tests), progress=progress)
         return RunReport(runs, layers)
 

@@ -27,6 +27,7 @@ import traceback
 from itertools import repeat
 from pathlib import Path
 
+from autograder.engine import dynamo_deferral
 from autograder.engine.precompiled import Precompiled
 
 ERROR_FILE = "error.json"
@@ -366,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
             pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+        dynamo_deferral.defer()   # optimizers import torch._dynamo for two no-ops: 2 s a worker
     scenarios = importlib.import_module(f"autograder.suites.{cfg['package']}.scenarios")
     if cfg.get("warm") and hasattr(scenarios, "warm"):
         # trusted data every test of this run shares (a parsed corpus), loaded once before any

@@ -5,3 +5,6 @@ TITLE = "A3: recurrent language models in numpy"
 # reference's run of them, which makes their expected outputs; a submission's worker never
 # imports it.
 PRELOAD_ORACLE = ("torch",)
+# The seeded sampling tests (hundreds of draws through the student's model) take the
+# longest: a check's workers start them first.
+LONG_SCENARIOS = ('generate_draws',)
