@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from autograder.engine import precompiled, worker
+from autograder.engine import dynamo_deferral, precompiled, worker
 
 
 @pytest.fixture
@@ -101,11 +101,11 @@ def torch_snapshot():
     torch = pytest.importorskip("torch")
     saved, seed = list(worker._SNAPSHOT), torch.manual_seed
     worker._SNAPSHOT[:] = [s for s in worker._snapshot() if s[0] == "torch"]
-    worker._DYNAMO_WRAPPER[:] = [worker._dynamo_code()]
+    dynamo_deferral.note_wrapper()
     yield torch
     torch.manual_seed = seed
     worker._SNAPSHOT[:] = saved
-    worker._DYNAMO_WRAPPER[:] = []
+    dynamo_deferral._WRAPPER[:] = []
 
 
 def test_torchs_own_dynamo_rewrap_of_manual_seed_is_not_tampering(torch_snapshot):

@@ -66,9 +66,11 @@ def count_ngrams(sentences: Sequence[Sequence[str]], n: int, vocab: Vocab) -> Ng
 
     Returns an ``NgramCounts``.
     """
-    # Hint: pad each sentence with pad(sentence, n) and turn it into ids with vocab.encode.
-    # Hint: np.bincount(codes, minlength=index.size(k)) counts codes in one call; a context's
-    # Hint: count is the sum of the counts of the k-grams that extend it (index.prefix_codes).
+    # Hint: pad each sentence with pad(sentence, n) and turn it into ids with vocab.encode
+    # Hint: (on the real train split, one call over all the tokens is much faster than one a
+    # Hint: sentence). np.bincount(codes, minlength=index.size(k)) counts codes in one call; a
+    # Hint: context's count is the sum of the counts of the k-grams that extend it
+    # Hint: (index.prefix_codes).
     raise NotImplementedError("count_ngrams: write this part")
 
 

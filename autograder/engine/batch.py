@@ -25,7 +25,7 @@ from autograder.engine import expected as expected_mod
 from autograder.engine.intake import load_submission
 from autograder.engine.judging import judge_run
 from autograder.engine.records import Submission, SubmissionResult, TestResult, TestRun
-from autograder.engine.runners import ParallelRunner, SandboxedRunner
+from autograder.engine.runners import KeptRunner, ParallelRunner, SandboxedRunner
 from autograder.engine.sandbox import Limits
 from autograder.engine.staging import public_kit, stage
 from autograder.errors import UsageError
@@ -59,7 +59,10 @@ class Grader:
     budgets: dict[str, float] = field(default_factory=dict)
 
     def grade_one(self, sub: Submission, slot: int = 0,
-                  on_test: Callable[[Test, TestRun], None] | None = None) -> SubmissionResult:
+                  on_test: Callable[[Test, TestRun], None] | None = None,
+                  kept: KeptRunner | None = None) -> SubmissionResult:
+        """``kept``: run on that runner's worker, kept between calls (a notebook's checks of
+        one student's files), instead of a worker of this call's own."""
         start = time.monotonic()
         res = SubmissionResult(self.assignment.name, sub.id, problems=list(sub.problems),
                                fatal=sub.fatal,
@@ -84,8 +87,10 @@ class Grader:
             if sub.id in self.budgets:
                 limits = dataclasses.replace(limits, budget_s=self.budgets[sub.id])
             with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
-                staged = stage(sub, self.assignment, Path(tmp) / "stage")
-                if self.workers > 1:
+                staged = stage(sub, self.assignment, kept.stage_dir if kept else Path(tmp) / "stage")
+                if kept is not None:
+                    runner = kept
+                elif self.workers > 1:
                     runner = ParallelRunner(self.assignment, self.kit, self.workers, limits,
                                             self.sandboxed, self.strict, slot)
                 else:
@@ -111,11 +116,13 @@ class Cancelled(BaseException):
 
 def make_grader(assignment: Assignment, tests: list[Test], kit_dir: Path, limits: Limits | None = None,
                 strict: bool = False, sandboxed: bool = True, workers: int = 1,
-                known: dict | None = None) -> Grader:
+                known: dict | None = None, kit_ready: bool = False) -> Grader:
     """``known``: the reference's outputs of a run already made (verify's traced run), used
-    instead of running the reference again for the hidden tests."""
+    instead of running the reference again for the hidden tests. ``kit_ready``: ``kit_dir``
+    already holds the public kit (with the corpus), which a running worker may be mounting."""
     exp = expected_mod.load(assignment, tests, preload=assignment.preload_for(tests), known=known)
-    public_kit(kit_dir, corpus=assignment.warm_for(tests))
+    if not kit_ready:
+        public_kit(kit_dir, corpus=assignment.warm_for(tests))
     return Grader(assignment, tests, exp, kit_dir, with_budget(limits or Limits(), assignment),
                   strict, sandboxed, workers=workers)
 

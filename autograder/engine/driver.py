@@ -107,6 +107,28 @@ class Worker:
             raise WorkerStartError(f"the worker did not start (exit code {code}); "
                                    "run `python -m autograder doctor` to check the sandbox")
 
+    def restage(self) -> None:
+        """The stage folder holds another version of the same submission's files: a running
+        worker compiles them and empties its working folder (a notebook's next check); one
+        that is not running starts fresh on its next test anyway."""
+        if self.proc is None or self.proc.poll() is not None or not self.layers.fork:
+            return
+        nonce = secrets.token_hex(8)
+        try:
+            self.proc.stdin.write((json.dumps({"op": "restage", "nonce": nonce}) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.stop()
+            return
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            line = self._read_line(left)
+            if line is not None and line.get("restaged") == nonce:
+                return
+            if line is None and self._eof:
+                break
+        self.stop()   # no answer: the next test starts a fresh worker
+
     def stop(self) -> None:
         if self.proc is not None:
             try:
@@ -335,28 +357,34 @@ def drain(stage: Path, pool, cfg: RunConfig, progress) -> list[str]:
     """One worker takes tests from ``pool`` (pool.TestPool) until none is left that it can
     run. Returns the active layers. The submission's budget runs from the moment its first
     test was taken, by whichever worker."""
-    has = frozenset(cfg.preload)
     with tempfile.TemporaryDirectory(prefix="lmkit-w-") as tmp:
         workdir = Path(tmp)
         os.chmod(workdir, 0o755)
         worker = Worker(stage, cfg, workdir)
-        budget = cfg.limits.budget_s if cfg.sandboxed else None
         try:
-            while (i := pool.take(has)) is not None:
-                test = pool.tests[i]
-                end = pool.started + budget if budget else None
-                if end is not None and time.monotonic() >= end:
-                    run = TestRun(test.name, "timeout", detail=f"{BUDGET_EXHAUSTED} ({budget:g} "
-                                  "s for the whole submission) before this test started")
-                else:
-                    try:
-                        run = worker.run(test, i, end)
-                    except WorkerStartError as err:
-                        run = TestRun(test.name, "crashed", detail=str(err))
-                pool.runs[i] = run
-                if progress:
-                    progress(test, run)
+            return drain_with(worker, pool, progress)
         finally:
             worker.stop()
             sandbox.release(worker.layers)
-        return worker.layers.active + [f"note: {n}" for n in worker.layers.notes]
+
+
+def drain_with(worker: Worker, pool, progress) -> list[str]:
+    """drain() on a worker the caller keeps (and stops)."""
+    cfg = worker.cfg
+    has = frozenset(cfg.preload)
+    budget = cfg.limits.budget_s if cfg.sandboxed else None
+    while (i := pool.take(has)) is not None:
+        test = pool.tests[i]
+        end = pool.started + budget if budget else None
+        if end is not None and time.monotonic() >= end:
+            run = TestRun(test.name, "timeout", detail=f"{BUDGET_EXHAUSTED} ({budget:g} "
+                          "s for the whole submission) before this test started")
+        else:
+            try:
+                run = worker.run(test, i, end)
+            except WorkerStartError as err:
+                run = TestRun(test.name, "crashed", detail=str(err))
+        pool.runs[i] = run
+        if progress:
+            progress(test, run)
+    return worker.layers.active + [f"note: {n}" for n in worker.layers.notes]

@@ -78,3 +78,32 @@ def defer() -> bool:
 def deferred() -> bool:
     """Is the stand-in still in place (no code has needed the real torch._dynamo)?"""
     return isinstance(sys.modules.get(_NAME), _StandIn)
+
+
+# -- torch._dynamo's own re-wrapping is not tampering (the worker's tamper check) --------------
+# Bound now: graded code that replaces builtins.getattr must not blind the check.
+_getattr, _dict, _zip = getattr, dict, zip
+_WRAPPER: list = []   # the code of torch's lazy dynamo-disable wrapper, once torch is in
+
+
+def note_wrapper() -> None:
+    """Remember the code object every ``torch._disable_dynamo(fn)`` wrapper shares (building
+    one does not import torch._dynamo); nothing without torch. Called before student code."""
+    compile_mod = sys.modules.get("torch._compile")
+    wrap = getattr(compile_mod, "_disable_dynamo", None)
+    _WRAPPER[:] = [getattr(wrap(len), "__code__", None)] if callable(wrap) else []
+
+
+def torchs_own_rewrap(new, old) -> bool:
+    """Is ``new`` torch's dynamo-disable wrapper around ``old`` itself? Importing the real
+    torch._dynamo (a student's torch.compile does) replaces torch.manual_seed by exactly
+    that: the same function, so not tampering. Recognised by the wrapper's code and the
+    function it closes over, which no other object has."""
+    code = _WRAPPER[0] if _WRAPPER else None
+    if code is None or _getattr(new, "__code__", None) is not code:
+        return False
+    try:
+        cells = _dict(_zip(code.co_freevars, new.__closure__))
+        return cells["fn"].cell_contents is old
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False

@@ -4,6 +4,8 @@
                       layer the machine offers, one forked child per test (driver.py)
     ParallelRunner    the same on several workers at once, sharing one submission's tests
                       (a student's ``check``, graded alone)
+    KeptRunner        the same with the worker kept between runs of one student's files
+                      (a notebook's ``check()`` calls)
     ReferenceRunner   the trusted reference: the same worker without the sandbox, over the
                       kit itself (expected outputs are computed this way)
     InProcessRunner   the kit's own tests: the worker's ``run_scenario`` in this process, no
@@ -17,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -27,7 +31,7 @@ from typing import Callable, Protocol
 from autograder.authoring.declare import Test
 from autograder.authoring.registry import KIT_ROOT, Assignment
 from autograder.engine import sandbox
-from autograder.engine.driver import RunConfig
+from autograder.engine.driver import RunConfig, Worker, drain_with
 from autograder.engine.pool import TestPool, run_tests, run_tests_parallel
 from autograder.engine.records import TestRun
 from autograder.engine.wire import read_outputs
@@ -97,6 +101,67 @@ class ParallelRunner:
                         first=[a.starts_first(t) for t in tests])
         runs, layers = run_tests_parallel(staged, pool, self.configs(tests), progress=progress)
         return RunReport(runs, layers)
+
+
+class KeptRunner:
+    """SandboxedRunner with a worker that outlives the run. A notebook checks the same
+    student's files after every part, and a fresh worker would pay its start each time
+    (torch's import, about 2 s; a1's corpus). The package is staged into the one folder the
+    worker mounts (``stage_dir``); before each later run the worker compiles the new files
+    and empties its working folder, and every test still runs in a fresh fork, so a run gives
+    what a fresh worker gives. A run that needs more preloaded than the worker has (a5's torch
+    parts, a1's corpus) replaces it by one that has it. For one student's own files only:
+    grading never shares a worker between submissions."""
+
+    def __init__(self, assignment: Assignment, kit: Path, limits: sandbox.Limits | None = None,
+                 sandboxed: bool = True):
+        self.assignment, self.kit = assignment, Path(kit)
+        self.limits = limits or sandbox.Limits()
+        self.sandboxed = sandboxed
+        self._tmp = tempfile.TemporaryDirectory(prefix="lmkit-kept-")
+        os.chmod(self._tmp.name, 0o755)
+        self.stage_dir = Path(self._tmp.name) / "stage"
+        self._workdir = Path(self._tmp.name) / "worker"
+        self.worker: Worker | None = None
+        self._past_starts = 0
+
+    def run(self, staged: Path, tests: list[Test], progress: Progress | None = None) -> RunReport:
+        if Path(staged) != self.stage_dir:
+            raise ValueError(f"KeptRunner runs what is staged in its stage_dir ({self.stage_dir}), "
+                             f"not {staged}")
+        a = self.assignment
+        preload, warm = a.preload_for(tests), a.warm_for(tests)
+        kept = self.worker
+        if kept is not None and (not set(preload) <= set(kept.cfg.preload) or warm > kept.cfg.warm):
+            self.stop_worker()
+        if self.worker is None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir.mkdir()
+            os.chmod(self._workdir, 0o755)
+            cfg = RunConfig(package=a.name, kit=self.kit, preload=preload, limits=self.limits,
+                            sandboxed=self.sandboxed, warm=warm)
+            self.worker = Worker(self.stage_dir, cfg, self._workdir)
+        else:
+            self.worker.restage()
+        pool = TestPool(tests)
+        layers = drain_with(self.worker, pool, progress)
+        return RunReport(pool.runs, layers)
+
+    @property
+    def starts(self) -> int:
+        """Worker processes started so far (a crash or a timeout restarts one)."""
+        return self._past_starts + (self.worker.starts if self.worker is not None else 0)
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self._past_starts += self.worker.starts
+            self.worker.stop()
+            sandbox.release(self.worker.layers)
+            self.worker = None
+
+    def close(self) -> None:
+        self.stop_worker()
+        self._tmp.cleanup()
 
 
 @dataclass

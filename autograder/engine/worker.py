@@ -125,32 +125,6 @@ def _snapshot() -> list:
     return snap
 
 
-_DYNAMO_WRAPPER: list = []   # the code of torch's lazy dynamo-disable wrapper, once torch is in
-
-
-def _dynamo_code():
-    """The code object every ``torch._disable_dynamo(fn)`` wrapper shares (building one does
-    not import torch._dynamo), or None without torch."""
-    torch_compile = sys.modules.get("torch._compile")
-    wrap = getattr(torch_compile, "_disable_dynamo", None)
-    return getattr(wrap(_any), "__code__", None) if callable(wrap) else None
-
-
-def _torchs_own_rewrap(new, old) -> bool:
-    """Is ``new`` torch's dynamo-disable wrapper around ``old`` itself? Importing
-    torch._dynamo (which the first step of any torch.optim optimizer does) replaces
-    torch.manual_seed by exactly that: the same function, so not tampering. Recognised by
-    the wrapper's code and the function it closes over, which no other object has."""
-    code = _DYNAMO_WRAPPER[0] if _DYNAMO_WRAPPER else None
-    if code is None or _getattr(new, "__code__", None) is not code:
-        return False
-    try:
-        cells = _dict(_zip(code.co_freevars, new.__closure__))
-        return cells["fn"].cell_contents is old
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False
-
-
 def _tampered(restore: bool = False) -> list[str]:
     """Names of protected attributes that were replaced or deleted; with ``restore``, put
     them back (so that the worker's own error report runs on the real builtins). Runs after
@@ -163,7 +137,7 @@ def _tampered(restore: bool = False) -> list[str]:
             continue
         for key, v in _zip(keys, values):
             now = live.get(key, _SKIP)
-            if now is not v and not _torchs_own_rewrap(now, v):
+            if now is not v and not dynamo_deferral.torchs_own_rewrap(now, v):
                 changed.append(f"{name}.{key}")
                 if restore:
                     try:
@@ -349,6 +323,19 @@ def _not_dumpable() -> None:
         pass
 
 
+def _empty_folder(folder: Path) -> None:
+    for entry in folder.iterdir():
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                entry.chmod(0o700)   # a folder its test made unreadable
+                import shutil
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> None:
     cfg = json.loads((argv or sys.argv)[1])
     _not_dumpable()
@@ -379,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     import autograder.engine.wire  # noqa: F401 - imported before any fork, once
     sys.meta_path.insert(0, Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
     _SNAPSHOT[:] = _snapshot()
-    _DYNAMO_WRAPPER[:] = [_dynamo_code()]
+    dynamo_deferral.note_wrapper()
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
@@ -387,6 +374,16 @@ def main(argv: list[str] | None = None) -> None:
         cmd = json.loads(line)
         if cmd.get("op") == "quit":
             break
+        if cmd.get("op") == "restage":
+            # the stage folder now holds another version of the same student's files (the
+            # notebook's next check): compile those, and keep nothing of the last run's cwd
+            sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, Precompiled)]
+            sys.meta_path.insert(0, Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
+            importlib.invalidate_caches()
+            _empty_folder(Path.cwd())
+            out.write(json.dumps({"restaged": cmd.get("nonce")}) + "\n")
+            out.flush()
+            continue
         outdir = Path(cfg["out"]) / cmd["dir"]
         start = time.monotonic()
         if cfg.get("fork", True) and hasattr(os, "fork"):

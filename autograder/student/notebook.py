@@ -7,7 +7,9 @@
 
 The tests run exactly as ``python -m autograder check`` runs them: the graded files of the
 notebook's folder, laid over the kit's stub package, in the same sandboxed worker, judged in
-this process against the committed expected outputs. The result shows as a table with the
+this process against the committed expected outputs. The worker is kept for the notebook's
+next check (the files are staged again and compiled anew each time; every test still runs in
+a fresh fork), so only the first check pays for starting it. The result shows as a table with the
 feedback of every failed test (HTML in Jupyter, text elsewhere).
 """
 from __future__ import annotations
@@ -99,20 +101,48 @@ class CheckResult:
         return self._render().export_html(inline_styles=True, code_format="<pre style=\"font-size: 90%\">{code}</pre>")
 
 
+# assignment name -> (its public kit, the runner whose worker this notebook's checks share)
+_KEPT: dict = {}
+
+
+def _kept(a):
+    """The public kit and the kept worker of ``a`` in this process, made on the first check:
+    the later checks of the notebook skip a worker's start (torch's import, a1's corpus)."""
+    if a.name not in _KEPT:
+        import atexit
+
+        from autograder.engine.batch import temp_kit
+        from autograder.engine.runners import KeptRunner
+        from autograder.engine.staging import public_kit
+
+        kit = temp_kit()
+        public_kit(Path(kit.name), corpus=bool(a.warm_when))
+        runner = KeptRunner(a, Path(kit.name))
+        _KEPT[a.name] = (kit, runner)
+        atexit.register(close)
+    return _KEPT[a.name]
+
+
+def close() -> None:
+    """Stop the workers this notebook's checks kept (done at exit too)."""
+    while _KEPT:
+        _, (kit, runner) = _KEPT.popitem()
+        runner.close()
+        kit.cleanup()
+
+
 def check(*parts: str, folder: str | Path | None = None) -> CheckResult:
     """Run the public tests of ``parts`` (function, class or part names, or graded file names)
     on the graded files in ``folder`` (default: the notebook's working folder)."""
-    from autograder.engine.batch import make_grader, temp_kit
+    from autograder.engine.batch import make_grader
     from autograder.engine.intake import load_submission
 
     folder = Path(folder or Path.cwd()).resolve()
     a = registry.get(folder.name)
     tests = select(a, folder, parts)
     sub = load_submission(folder, a)
-    with temp_kit() as kit:
-        res = make_grader(a, tests, Path(kit)).grade_one(sub)
+    kit, runner = _kept(a)
+    res = make_grader(a, tests, Path(kit.name), kit_ready=True).grade_one(sub, kept=runner)
     what = ", ".join(parts) or "every part"
     res.submission = what
     return CheckResult(res, what)
-
-
