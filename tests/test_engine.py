@@ -213,6 +213,34 @@ def test_jobs_1_and_2_give_identical_results(batches):
     assert (f1 / "gradebook.csv").read_bytes() == (f2 / "gradebook.csv").read_bytes()
 
 
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_shared_workers_give_the_batch_results(grader, submissions, batches, tmp_path,
+                                               monkeypatch, jobs):
+    """share_workers (verify's known examples): the submissions of a slot run one after
+    another on one kept worker, restaged for each, and every file written is the one a
+    worker of its own gives; each slot started one worker process, not one a submission."""
+    import dataclasses
+
+    from autograder.engine import driver
+    started = []
+    real_start = driver.Worker.start
+    monkeypatch.setattr(driver.Worker, "start",
+                        lambda self: (started.append(self.cfg.slot), real_start(self))[1])
+    folder = tmp_path / "shared"
+    shared = dataclasses.replace(grader, share_workers=frozenset(batches[1][1]))
+    grade_batch(shared, list(submissions.values()), folder, jobs=jobs, resume=False)
+    assert not shared._kept                     # stopped at the end of the batch
+    assert 1 <= len(started) <= jobs < len(submissions), started
+    f1 = batches[1][0]
+    for sid in batches[1][1]:
+        a = json.loads((f1 / sid / RESULTS).read_text())
+        b = json.loads((folder / sid / RESULTS).read_text())
+        a.pop("execution_time")
+        b.pop("execution_time")
+        assert json.dumps(a, indent=2) == json.dumps(b, indent=2), sid
+        assert (f1 / sid / FEEDBACK).read_bytes() == (folder / sid / FEEDBACK).read_bytes()
+
 def test_resume_keeps_results_of_unchanged_submissions(grader, submissions, batches):
     folder, docs = batches[1]
     before = (folder / "reference" / RESULTS).read_bytes()

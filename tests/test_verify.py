@@ -52,3 +52,23 @@ def test_solution_blocks_are_exactly_in_the_graded_files(name):
         text = f.read_text()
         has = "### BEGIN SOLUTION" in text and "### END SOLUTION" in text
         assert has == (f.name in a.graded_files), f"{f}: graded={f.name in a.graded_files}"
+
+
+def test_verify_shares_workers_with_the_kits_own_code_only(tmp_path):
+    """verify runs the reference, the stubs and the known examples one after another on kept
+    workers; a hostile example always gets a worker of its own."""
+    from autograder.instructor.examples import list_examples
+    from autograder.instructor.verify import shared_worker_ids
+    from autograder.engine.intake import submission_id
+
+    a2 = asg.get("a2")
+    examples = list_examples(a2)
+    hostile = [ex for ex in examples if ex.name.startswith("hostile/")]
+    known = [ex for ex in examples if not ex.name.startswith("hostile/")]
+    assert hostile and known
+    subs = {sid: tmp_path / sid for sid in ["reference", "stubs"]
+            + [ex.submission_id for ex in examples]}
+    shared = shared_worker_ids(subs, examples)
+    assert {submission_id(subs[ex.submission_id]) for ex in hostile}.isdisjoint(shared)
+    assert {submission_id(subs[s]) for s in ["reference", "stubs"]
+            + [ex.submission_id for ex in known]} == shared

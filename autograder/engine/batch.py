@@ -57,6 +57,11 @@ class Grader:
     assumed: dict[str, dict[str, TestResult]] = field(default_factory=dict)
     # submission id -> a time budget of its own (seconds), in place of limits.budget_s
     budgets: dict[str, float] = field(default_factory=dict)
+    # submissions that may run on a worker kept for the next one of the same slot and preload
+    # (KeptRunner): verify's known examples, the kit's own code, each of which would otherwise
+    # pay a worker's start (torch's import, a1's corpus). Never students' or hostile code.
+    share_workers: frozenset = frozenset()
+    _kept: dict = field(default_factory=dict, init=False, repr=False)  # (slot, preload, warm) -> KeptRunner
 
     def grade_one(self, sub: Submission, slot: int = 0,
                   on_test: Callable[[Test, TestRun], None] | None = None,
@@ -86,6 +91,8 @@ class Grader:
             limits = self.limits
             if sub.id in self.budgets:
                 limits = dataclasses.replace(limits, budget_s=self.budgets[sub.id])
+            if kept is None and sub.id in self.share_workers and self.workers == 1:
+                kept = self._kept_runner(slot, to_run, limits)
             with tempfile.TemporaryDirectory(prefix="lmkit-s-") as tmp:
                 staged = stage(sub, self.assignment, kept.stage_dir if kept else Path(tmp) / "stage")
                 if kept is not None:
@@ -107,6 +114,20 @@ class Grader:
         res.assumed = [t.name for t in self.tests if t.name not in judged]
         res.seconds = time.monotonic() - start
         return res
+
+
+    def _kept_runner(self, slot: int, tests: list[Test], limits: Limits) -> KeptRunner:
+        a = self.assignment
+        key = (slot, a.preload_for(tests), a.warm_for(tests))
+        if key not in self._kept:   # a slot's submissions are graded one at a time
+            self._kept[key] = KeptRunner(a, self.kit, limits, self.sandboxed, self.strict, slot)
+        self._kept[key].limits = limits
+        return self._kept[key]
+
+    def close_kept(self) -> None:
+        """Stop the workers kept for share_workers (grade_batch does, at its end)."""
+        while self._kept:
+            self._kept.popitem()[1].close()
 
 
 class Cancelled(BaseException):
@@ -265,6 +286,8 @@ def grade_batch(grader: Grader, paths: list[Path], out: Path, jobs: int = 1,
         grader.cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        grader.close_kept()
     pool.shutdown(wait=True)
     results = [done_results[s.id] for s in subs]
     write_batch(results, out, grader.assignment.name)

@@ -110,14 +110,15 @@ class KeptRunner:
     worker mounts (``stage_dir``); before each later run the worker compiles the new files
     and empties its working folder, and every test still runs in a fresh fork, so a run gives
     what a fresh worker gives. A run that needs more preloaded than the worker has (a5's torch
-    parts, a1's corpus) replaces it by one that has it. For one student's own files only:
-    grading never shares a worker between submissions."""
+    parts, a1's corpus) replaces it by one that has it. For one student's own files, and for
+    the kit's own known examples (verify): a batch of students' submissions, or of hostile
+    examples, never shares a worker."""
 
     def __init__(self, assignment: Assignment, kit: Path, limits: sandbox.Limits | None = None,
-                 sandboxed: bool = True):
+                 sandboxed: bool = True, strict: bool = False, slot: int = 0):
         self.assignment, self.kit = assignment, Path(kit)
-        self.limits = limits or sandbox.Limits()
-        self.sandboxed = sandboxed
+        self.limits = limits or sandbox.Limits()   # may change between runs (a new worker then)
+        self.sandboxed, self.strict, self.slot = sandboxed, strict, slot
         self._tmp = tempfile.TemporaryDirectory(prefix="lmkit-kept-")
         os.chmod(self._tmp.name, 0o755)
         self.stage_dir = Path(self._tmp.name) / "stage"
@@ -132,14 +133,16 @@ class KeptRunner:
         a = self.assignment
         preload, warm = a.preload_for(tests), a.warm_for(tests)
         kept = self.worker
-        if kept is not None and (not set(preload) <= set(kept.cfg.preload) or warm > kept.cfg.warm):
+        if kept is not None and (not set(preload) <= set(kept.cfg.preload) or warm > kept.cfg.warm
+                                 or kept.cfg.limits != self.limits):
             self.stop_worker()
         if self.worker is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir.mkdir()
             os.chmod(self._workdir, 0o755)
             cfg = RunConfig(package=a.name, kit=self.kit, preload=preload, limits=self.limits,
-                            sandboxed=self.sandboxed, warm=warm)
+                            sandboxed=self.sandboxed, strict=self.strict, slot=self.slot,
+                            warm=warm)
             self.worker = Worker(self.stage_dir, cfg, self._workdir)
         else:
             self.worker.restage()

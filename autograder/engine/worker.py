@@ -375,12 +375,14 @@ def main(argv: list[str] | None = None) -> None:
         if cmd.get("op") == "quit":
             break
         if cmd.get("op") == "restage":
-            # the stage folder now holds another version of the same student's files (the
-            # notebook's next check): compile those, and keep nothing of the last run's cwd
+            # the stage folder now holds other files (a notebook's next check, verify's next
+            # known example): compile those, and keep nothing of the last run's files
             sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, Precompiled)]
             sys.meta_path.insert(0, Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
             importlib.invalidate_caches()
             _empty_folder(Path.cwd())
+            if cfg.get("pid_namespace"):   # bubblewrap's /tmp is this worker's own
+                _empty_folder(Path("/tmp"))
             out.write(json.dumps({"restaged": cmd.get("nonce")}) + "\n")
             out.flush()
             continue

@@ -28,6 +28,14 @@ from autograder.engine.sandbox import short_names
 TOL = 1e-6  # scores are rounded to 6 decimals in results.json
 
 
+def shared_worker_ids(subs: dict, examples) -> frozenset:
+    """The submissions of a verify batch that may share a kept worker: the reference, the
+    stubs and the known examples, the kit's own code. Never a hostile example: each of those
+    attacks the grader, and gets a worker of its own."""
+    hostile = {ex.submission_id for ex in examples if ex.name.startswith("hostile/")}
+    return frozenset(submission_id(path) for sid, path in subs.items() if sid not in hostile)
+
+
 def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
                       out: Path | None = None, strict: bool = False,
                       hostile: bool = True, all_tests: bool = False,
@@ -92,6 +100,9 @@ def verify_assignment(a: Assignment, console: Console, jobs: int = 2,
         # starts last and leaves a core idle at the end
         grader.budgets = {ex.submission_id: ex.budget_s for ex in examples
                           if ex.budget_s}
+        # the kit's own code, one after another on a kept worker per slot (a start each would
+        # import torch again, or parse a1's corpus); the hostile examples each get their own
+        grader.share_workers = shared_worker_ids(subs, examples)
         order = sorted(subs, key=lambda s: (s not in grader.budgets, not s.startswith("hostile__")))
         results = grade_batch(grader, [subs[s] for s in order], out, jobs=jobs, resume=False)
     by_id = {r.submission: r for r in results}
