@@ -16,6 +16,7 @@ This module imports only the standard library at the top so the fallback runner 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import operator
@@ -367,6 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.meta_path.insert(0, Precompiled(cfg["package"], Path(cfg["stage"]) / cfg["package"]))
     _SNAPSHOT[:] = _snapshot()
     dynamo_deferral.note_wrapper()
+    gc.freeze()   # a forked test's collections skip what is here, and leave its pages shared
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
