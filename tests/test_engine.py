@@ -235,7 +235,8 @@ def test_shared_workers_give_the_batch_results(grader, submissions, batches, tmp
     shared = dataclasses.replace(grader, share_workers=frozenset(batches[1][1]))
     grade_batch(shared, list(submissions.values()), folder, jobs=jobs, resume=False)
     assert not shared._kept                     # stopped at the end of the batch
-    assert 1 <= len(started) <= jobs < len(submissions), started
+    if sandbox.fork_per_test():                 # else every test starts a fresh worker anyway
+        assert 1 <= len(started) <= jobs < len(submissions), started
     for sid in batches[1][1]:
         assert_same_files(batches[1][0], folder, sid)
 
