@@ -21,6 +21,7 @@ import importlib
 import json
 import operator
 import os
+import shutil
 import signal
 import sys
 import time
@@ -325,11 +326,11 @@ def _not_dumpable() -> None:
 
 
 def _empty_folder(folder: Path) -> None:
+    """Remove what the last run left in ``folder``, a folder its test made unreadable too."""
     for entry in folder.iterdir():
         try:
             if entry.is_dir() and not entry.is_symlink():
-                entry.chmod(0o700)   # a folder its test made unreadable
-                import shutil
+                entry.chmod(0o700)
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink()
