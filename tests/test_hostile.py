@@ -209,10 +209,12 @@ def batch(tmp_path_factory):
     kit.chmod(0o755)
     try:
         tests = subset_tests()
-        # short limits keep the hangs cheap; honest tests need far less
+        # short limits keep the hangs cheap: the attacks fire in the two optimizer tests, where
+        # an infinite loop burns a core until the wall-clock limit (4 s: 21 core-seconds fewer
+        # than 10 and 30 s); the honest submissions take 20 ms there
         limits = Limits(memory_mb=1024)
-        tests = [t if t.name != "train.optimizers" else
-                 __import__("dataclasses").replace(t, timeout=10.0) for t in tests]
+        tests = [t if t.name not in ("train.optimizers", "train.optimizers_hidden") else
+                 __import__("dataclasses").replace(t, timeout=4.0) for t in tests]
         grader = make_grader(A2, tests, kit, limits=limits)  # also fills the expected cache
         plant(kit, listeners)
         # The examples with a budget of their own (slow_every_test: 40 s, nearly all of it
